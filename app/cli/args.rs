@@ -1,0 +1,115 @@
+//! The command line: a contract that IT's scripts rely on, documented in the README.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ibex_updater::component::Component;
+use ibex_updater::version::{ReleaseName, Version};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ibex-updater",
+    version,
+    about = "Installs and updates the IBEX client to match an instrument's server"
+)]
+pub struct Cli {
+    /// Release share folder (or mirror URL). Default: $IBEX_UPDATER_SOURCE, then the policy file.
+    #[arg(
+        long,
+        global = true,
+        env = "IBEX_UPDATER_SOURCE",
+        value_name = "PATH|URL"
+    )]
+    pub source: Option<String>,
+
+    /// Where Client_E4 and Python3 live. Default: $IBEX_UPDATER_INSTALL_ROOT, the policy file,
+    /// then C:\Instrument\Apps on Windows or the user data folder elsewhere.
+    #[arg(
+        long,
+        global = true,
+        env = "IBEX_UPDATER_INSTALL_ROOT",
+        value_name = "DIR"
+    )]
+    pub install_root: Option<PathBuf>,
+
+    /// Print JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Never prompt; write plain log lines instead of a progress bar.
+    #[arg(long, global = true)]
+    pub silent: bool,
+
+    /// Use a built-in demo release share and install root (generated on first use).
+    #[arg(long, global = true)]
+    pub demo: bool,
+
+    /// How long to wait for another updater working on the same install root.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60)]
+    pub lock_wait: u64,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show installed versions, target kits and verdicts.
+    Status(ServerArgs),
+    /// Like status; the exit code is the most urgent verdict (0, 10, 11 or 12).
+    Check(ServerArgs),
+    /// Install the kits that match a server version, a named release, or the newest release.
+    Install(InstallArgs),
+    /// Put back the version that the last install or rollback replaced.
+    Rollback(ComponentArgs),
+    /// List the releases in the source and the kits each one holds.
+    Releases,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The instrument server's version (CS:VERSION:SVN:REV), e.g. 26.2.0.1234.
+    #[arg(long, value_name = "V")]
+    pub server_version: Option<Version>,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Install the kits that match this server version.
+    #[arg(long, value_name = "V", conflicts_with = "version")]
+    pub server_version: Option<Version>,
+
+    /// Install exactly this release folder, e.g. 26.2.1 or 26.2.1-hotfix.
+    #[arg(long, value_name = "V")]
+    pub version: Option<ReleaseName>,
+
+    #[command(flatten)]
+    pub components: ComponentArgs,
+
+    /// Reinstall even when the same build is already installed.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ComponentArgs {
+    #[arg(long, value_enum, default_value_t = Which::All)]
+    pub component: Which,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Which {
+    IbexGui,
+    GeniePython,
+    All,
+}
+
+impl Which {
+    pub fn components(self) -> Vec<Component> {
+        match self {
+            Which::IbexGui => vec![Component::IbexGui],
+            Which::GeniePython => vec![Component::GeniePython],
+            Which::All => Component::ALL.to_vec(),
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The command line front end: parses arguments, calls the core, prints, and maps the outcome to
+//! the documented exit codes.
+
+mod args;
+mod output;
+mod progress;
+mod settings;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use clap::Parser;
+use ibex_updater::component::Component;
+use ibex_updater::error::{ErrorKind, UpdateError};
+use ibex_updater::install::{self, InstallLock, InstallOptions, Report};
+use ibex_updater::progress::{NoProgress, Progress};
+use ibex_updater::source::{ReleaseSource, TargetRequest, select_target};
+use ibex_updater::status::{self, target_version};
+use ibex_updater::verdict::Verdict;
+use ibex_updater::version::ClientVersion;
+use serde_json::json;
+
+use args::{Cli, Command, InstallArgs, ServerArgs};
+use settings::Settings;
+
+/// The exit codes documented in the README.
+mod code {
+    pub const SUCCESS: u8 = 0;
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const INTEGRITY: u8 = 3;
+    pub const SOURCE_UNREACHABLE: u8 = 4;
+    pub const UPDATE_AVAILABLE: u8 = 10;
+    pub const UPDATE_RECOMMENDED: u8 = 11;
+    pub const UPDATE_REQUIRED: u8 = 12;
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.silent);
+    match dispatch(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let code = exit_code(&e);
+            if cli.json {
+                let doc = json!({"error": {"code": code, "message": format!("{e:#}")}});
+                println!("{doc}");
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_logging(silent: bool) {
+    let default = if silent { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IBEX_UPDATER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(!silent && std::io::stderr().is_terminal())
+        .init();
+}
+
+fn exit_code(e: &anyhow::Error) -> u8 {
+    match e
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<UpdateError>())
+        .map(UpdateError::kind)
+    {
+        Some(ErrorKind::Integrity) => code::INTEGRITY,
+        Some(ErrorKind::SourceUnreachable) => code::SOURCE_UNREACHABLE,
+        Some(ErrorKind::Usage) => code::USAGE,
+        Some(ErrorKind::Failure) | None => code::FAILURE,
+    }
+}
+
+fn dispatch(cli: &Cli) -> Result<u8> {
+    let settings = Settings::resolve(cli)?;
+    let options = InstallOptions {
+        hostname: gethostname::gethostname().to_string_lossy().into_owned(),
+        lock_wait: Duration::from_secs(cli.lock_wait),
+    };
+    match &cli.command {
+        Command::Status(args) => status(cli, &settings, args).map(|_| code::SUCCESS),
+        Command::Check(args) => status(cli, &settings, args).map(verdict_code),
+        Command::Install(args) => install(cli, &settings, args, &options),
+        Command::Rollback(args) => {
+            let components = args.component.components();
+            let strict = components.len() == 1;
+            let report = with_progress(cli, |p| {
+                install::rollback(&settings.install_root, &components, strict, p, &options)
+            })?;
+            print_report(cli, &report, "rolled_back", "Rolled back");
+            Ok(code::SUCCESS)
+        }
+        Command::Releases => {
+            let source = settings.source()?;
+            let releases = source.releases()?;
+            if cli.json {
+                println!("{}", output::releases_json(&source.location(), &releases));
+            } else {
+                print!("{}", output::releases_text(&source.location(), &releases));
+            }
+            Ok(code::SUCCESS)
+        }
+    }
+}
+
+fn verdict_code(worst: Verdict) -> u8 {
+    match worst {
+        Verdict::UpdateAvailable => code::UPDATE_AVAILABLE,
+        Verdict::UpdateRecommended => code::UPDATE_RECOMMENDED,
+        Verdict::UpdateRequired | Verdict::NotInstalled => code::UPDATE_REQUIRED,
+        Verdict::UpToDate | Verdict::Development | Verdict::Unknown => code::SUCCESS,
+    }
+}
+
+/// Prints the status and returns its most urgent verdict.
+fn status(cli: &Cli, settings: &Settings, args: &ServerArgs) -> Result<Verdict> {
+    recover_if_idle(settings);
+    let releases = settings.source()?.releases()?;
+    let status = status::evaluate(
+        &settings.install_root,
+        &releases,
+        args.server_version.as_ref(),
+    )?;
+    if cli.json {
+        println!("{}", output::status_json(&status));
+    } else {
+        print!("{}", output::status_text(&status, settings));
+    }
+    Ok(status.worst())
+}
+
+/// Read-only commands tidy up after an interrupted install too, when nobody else is installing
+/// and the install root is writable; otherwise the next install does it.
+fn recover_if_idle(settings: &Settings) {
+    let root = &settings.install_root;
+    if !root.state_dir().exists() {
+        return;
+    }
+    if let Some(_lock) = InstallLock::try_acquire(root)
+        && let Err(e) = install::journal::recover(root)
+    {
+        tracing::warn!("could not tidy up after an interrupted install: {e}");
+    }
+}
+
+fn install(
+    cli: &Cli,
+    settings: &Settings,
+    args: &InstallArgs,
+    options: &InstallOptions,
+) -> Result<u8> {
+    let source = settings.source()?;
+    let releases = source.releases()?;
+    let request = match (&args.server_version, &args.version) {
+        (Some(server), _) => TargetRequest::Server(server.clone()),
+        (None, Some(release)) => TargetRequest::Release(release.clone()),
+        (None, None) => TargetRequest::Latest,
+    };
+    let mut kits = Vec::new();
+    for component in args.components.component.components() {
+        let kit = select_target(&releases, component, &request)?
+            .ok_or_else(|| no_kit(component, &request))?;
+        let installed =
+            ibex_updater::installed::version_in(&settings.install_root.component_dir(component));
+        let wanted = ClientVersion::Release(target_version(kit));
+        if !args.force && installed.as_ref() == Some(&wanted) {
+            tracing::info!("{component} {wanted} is already installed");
+            if !cli.json {
+                println!("{component} {wanted} is already installed (use --force to reinstall)");
+            }
+            continue;
+        }
+        kits.push(kit);
+    }
+    let report = if kits.is_empty() {
+        Report::default()
+    } else {
+        with_progress(cli, |p| {
+            install::install(&settings.install_root, source, &kits, p, options)
+        })
+        .with_context(|| {
+            format!(
+                "nothing was changed in {}",
+                settings.install_root.path().display()
+            )
+        })?
+    };
+    print_report(cli, &report, "installed", "Installed");
+    Ok(code::SUCCESS)
+}
+
+fn no_kit(component: Component, request: &TargetRequest) -> anyhow::Error {
+    let wanted = match request {
+        TargetRequest::Server(v) if v.is_development() => {
+            return anyhow!(
+                "the server runs a development build ({v}), which no release matches; name a release with --version"
+            );
+        }
+        TargetRequest::Server(v) => format!("server version {v}"),
+        TargetRequest::Release(r) => format!("release {r}"),
+        TargetRequest::Latest => "the newest release".to_string(),
+    };
+    UpdateError::NoMatchingKit { component, wanted }.into()
+}
+
+fn with_progress<T>(
+    cli: &Cli,
+    work: impl FnOnce(&dyn Progress) -> Result<T, UpdateError>,
+) -> Result<T> {
+    if cli.json {
+        return Ok(work(&NoProgress)?);
+    }
+    if cli.silent || !std::io::stderr().is_terminal() {
+        return Ok(work(&progress::LogProgress)?);
+    }
+    let bar = progress::TerminalProgress::new();
+    let result = work(&bar);
+    bar.finish();
+    Ok(result?)
+}
+
+fn print_report(cli: &Cli, report: &Report, key: &str, verb: &str) {
+    for note in &report.recovered {
+        eprintln!("note: {note}");
+    }
+    if cli.json {
+        println!("{}", output::report_json(report, key));
+    } else {
+        print!("{}", output::report_text(report, verb));
+    }
+}

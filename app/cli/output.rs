@@ -1,0 +1,155 @@
+//! What the commands print: aligned text for people, JSON (`--json`) for scripts.
+
+use ibex_updater::install::Report;
+use ibex_updater::source::{KitStatus, Release};
+use ibex_updater::status::{Status, target_version};
+use serde_json::{Value, json};
+
+use crate::cli::settings::Settings;
+
+pub fn status_json(status: &Status) -> Value {
+    json!({
+        "server": {
+            "version": status.server.as_ref().map(|v| v.to_string()),
+            "instrument": null,
+        },
+        "components": status.components.iter().map(|c| json!({
+            "component": c.component.id(),
+            "installed": c.installed.as_ref().map(|v| v.to_string()),
+            "target": c.target.as_ref().map(|k| target_version(k).release().to_string()),
+            "verdict": c.verdict.id(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn status_text(status: &Status, settings: &Settings) -> String {
+    let mut out = String::new();
+    let server = status.server.as_ref().map_or_else(
+        || "unknown (pass --server-version)".to_string(),
+        |v| v.to_string(),
+    );
+    out.push_str(&format!("Server version: {server}\n"));
+    if let Some(source) = &settings.source {
+        out.push_str(&format!(
+            "Release source: {}\n",
+            ibex_updater::source::ReleaseSource::location(source)
+        ));
+    }
+    out.push_str(&format!(
+        "Install root:   {}\n\n",
+        settings.install_root.path().display()
+    ));
+    let rows: Vec<[String; 4]> = status
+        .components
+        .iter()
+        .map(|c| {
+            [
+                c.component.display_name().to_string(),
+                c.installed.as_ref().map_or("-".into(), |v| v.to_string()),
+                c.target.as_ref().map_or("-".into(), |k| {
+                    format!("{} ({})", target_version(k), k.release)
+                }),
+                c.verdict.to_string(),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &["COMPONENT", "INSTALLED", "TARGET", "VERDICT"],
+        &rows,
+    ));
+    out
+}
+
+pub fn releases_json(location: &str, releases: &[Release]) -> Value {
+    json!({
+        "source": location,
+        "releases": releases.iter().map(|r| json!({
+            "name": r.name.to_string(),
+            "kits": r.kits.iter().map(|k| json!({
+                "component": k.component.id(),
+                "version": k.version.as_ref().map(|v| v.to_string()),
+                "complete": k.is_complete(),
+                "status": k.status.to_string(),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn releases_text(location: &str, releases: &[Release]) -> String {
+    let cell = |r: &Release, c| match r.kit(c) {
+        None => "-".to_string(),
+        Some(k) if k.status == KitStatus::Complete => k
+            .version
+            .as_ref()
+            .map_or_else(|| "?".into(), |v| v.to_string()),
+        Some(k) => format!("not installable: {}", k.status),
+    };
+    let rows: Vec<[String; 3]> = releases
+        .iter()
+        .rev()
+        .map(|r| {
+            [
+                r.name.to_string(),
+                cell(r, ibex_updater::component::Component::IbexGui),
+                cell(r, ibex_updater::component::Component::GeniePython),
+            ]
+        })
+        .collect();
+    format!(
+        "Releases in {location}:\n\n{}",
+        table(&["RELEASE", "IBEX GUI", "GENIE_PYTHON"], &rows)
+    )
+}
+
+pub fn report_json(report: &Report, verb: &str) -> Value {
+    json!({
+        "recovered": report.recovered,
+        verb: report.changes.iter().map(|c| json!({
+            "component": c.component.id(),
+            "from": c.from.as_ref().map(|v| v.to_string()),
+            "to": c.to.as_ref().map(|v| v.to_string()),
+            "release": c.release.as_ref().map(|r| r.to_string()),
+            "sha256": c.sha256,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn report_text(report: &Report, verb: &str) -> String {
+    let mut out = String::new();
+    for c in &report.changes {
+        let from = c.from.as_ref().map_or("nothing".into(), |v| v.to_string());
+        let to = c.to.as_ref().map_or("nothing".into(), |v| v.to_string());
+        out.push_str(&format!("{verb} {}: {from} -> {to}", c.component));
+        if let Some(release) = &c.release {
+            out.push_str(&format!(" (release {release}"));
+            if let Some(sha) = &c.sha256 {
+                out.push_str(&format!(", archive SHA-256 {sha}"));
+            }
+            out.push(')');
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:w$}"))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}

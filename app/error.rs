@@ -1,0 +1,147 @@
+//! The core's error type. Every variant names what it concerns (path, release, expected, actual)
+//! so that the front ends can show it as is; [`UpdateError::kind`] tells them which exit code it
+//! maps to.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::component::Component;
+use crate::source::KitStatus;
+use crate::version::ParseVersionError;
+
+/// The classes of failure that scripts can tell apart by exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Anything else: I/O, another install running, nothing to roll back.
+    Failure,
+    /// Checksum, signature, incomplete or corrupt kit: nothing was changed.
+    Integrity,
+    /// The release share or mirror could not be read.
+    SourceUnreachable,
+    /// The request itself is wrong.
+    Usage,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error("cannot read the release source {location}: {source}")]
+    SourceUnreachable {
+        location: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("release {release} is not in the release source")]
+    NoSuchRelease { release: String },
+
+    #[error("the release source has no complete {component} kit for {wanted}")]
+    NoMatchingKit {
+        component: Component,
+        wanted: String,
+    },
+
+    #[error("the {component} kit of release {release} cannot be installed: {status}")]
+    KitNotInstallable {
+        component: Component,
+        release: String,
+        status: KitStatus,
+    },
+
+    #[error("checksum mismatch for {path}: expected SHA-256 {expected}, got {actual}")]
+    ChecksumMismatch {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("{path} is truncated: expected {expected} bytes, got {actual}")]
+    Truncated {
+        path: String,
+        expected: u64,
+        actual: u64,
+    },
+
+    #[error(
+        "{path} is not a valid 7-Zip archive ({detail}); the kit on the release source is damaged"
+    )]
+    CorruptArchive { path: String, detail: String },
+
+    #[error(
+        "{archive} holds an entry that would be written outside the install folder: '{entry}' ({reason})"
+    )]
+    UnsafeArchiveEntry {
+        archive: String,
+        entry: String,
+        reason: &'static str,
+    },
+
+    #[error("{path} says {actual}, but the kit is release {expected}")]
+    VersionMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("{path} is not a version file the updater understands: {detail}")]
+    BadVersionFile { path: PathBuf, detail: String },
+
+    #[error("could not {op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error(
+        "another ibex-updater ({holder}) is changing {root}; wait for it to finish, then try again"
+    )]
+    Locked { root: PathBuf, holder: String },
+
+    #[error("{component} is running from {path} (process {pid}); close it, then try again")]
+    ClientRunning {
+        component: Component,
+        path: PathBuf,
+        pid: u32,
+    },
+
+    #[error("there is no previous {component} to roll back to (looked in {path})")]
+    NothingToRollBack { component: Component, path: PathBuf },
+
+    #[error(
+        "{path} is damaged and the interrupted install it describes cannot be recovered automatically: {detail}"
+    )]
+    BadJournal { path: PathBuf, detail: String },
+
+    #[error(transparent)]
+    InvalidVersion(#[from] ParseVersionError),
+
+    #[error("{0}")]
+    Usage(String),
+
+    /// Raised only by the test hook `IBEX_UPDATER_TEST_FAIL_AT`.
+    #[error("failed on purpose at test checkpoint '{checkpoint}'")]
+    TestFailure { checkpoint: String },
+}
+
+impl UpdateError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            UpdateError::SourceUnreachable { .. } => ErrorKind::SourceUnreachable,
+            UpdateError::KitNotInstallable { .. }
+            | UpdateError::ChecksumMismatch { .. }
+            | UpdateError::Truncated { .. }
+            | UpdateError::CorruptArchive { .. }
+            | UpdateError::UnsafeArchiveEntry { .. }
+            | UpdateError::VersionMismatch { .. } => ErrorKind::Integrity,
+            UpdateError::InvalidVersion(_) | UpdateError::Usage(_) => ErrorKind::Usage,
+            _ => ErrorKind::Failure,
+        }
+    }
+
+    /// Wraps an I/O error with what was being done and to which path.
+    pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> UpdateError {
+        let path = path.into();
+        move |source| UpdateError::Io { op, path, source }
+    }
+}

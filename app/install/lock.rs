@@ -1,0 +1,77 @@
+//! One install at a time per install root: an OS file lock, released when the process ends,
+//! however it ends.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::UpdateError;
+use crate::install::layout::InstallRoot;
+
+#[derive(Debug)]
+pub struct InstallLock {
+    // Held for its lock; dropping the file releases it.
+    _file: File,
+}
+
+impl InstallLock {
+    /// Takes the lock, waiting up to `wait` for another updater to finish.
+    pub fn acquire(root: &InstallRoot, wait: Duration) -> Result<Self, UpdateError> {
+        let path = root.lock_path();
+        fs::create_dir_all(root.state_dir())
+            .map_err(UpdateError::io("create", root.state_dir()))?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(UpdateError::io("open", &path))?;
+        let deadline = Instant::now() + wait;
+        let mut announced = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    if !announced {
+                        tracing::warn!(
+                            "another ibex-updater ({}) is busy with {}; waiting",
+                            holder(&path),
+                            root.path().display()
+                        );
+                        announced = true;
+                    }
+                    thread::sleep(Duration::from_millis(100));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(UpdateError::Locked {
+                        root: root.path().to_path_buf(),
+                        holder: holder(&path),
+                    });
+                }
+                Err(TryLockError::Error(e)) => return Err(UpdateError::io("lock", &path)(e)),
+            }
+        }
+        // Record who holds it, for the message a second updater shows.
+        file.set_len(0).map_err(UpdateError::io("write", &path))?;
+        file.rewind().map_err(UpdateError::io("write", &path))?;
+        write!(file, "process {}", std::process::id()).map_err(UpdateError::io("write", &path))?;
+        Ok(InstallLock { _file: file })
+    }
+
+    /// Takes the lock only if it is free right now.
+    pub fn try_acquire(root: &InstallRoot) -> Option<Self> {
+        Self::acquire(root, Duration::ZERO).ok()
+    }
+}
+
+fn holder(path: &Path) -> String {
+    // Windows locks are mandatory, so the holder's note may be unreadable there.
+    let mut text = String::new();
+    match File::open(path).and_then(|mut f| f.read_to_string(&mut text)) {
+        Ok(_) if !text.trim().is_empty() => text.trim().to_string(),
+        _ => "another process".to_string(),
+    }
+}

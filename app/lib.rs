@@ -1,0 +1,16 @@
+//! IBEX Updater's core: versions and verdicts, release sources, and verified atomic installs.
+//! Nothing here depends on a GUI; the command line (and later the window) are front ends over it.
+
+pub mod component;
+pub mod demo;
+pub mod error;
+pub mod install;
+pub mod installed;
+pub mod paths;
+pub mod policy;
+pub mod progress;
+pub mod source;
+pub mod status;
+pub mod verdict;
+pub mod version;
+pub mod version_file;

@@ -1,0 +1,24 @@
+//! Default locations.
+
+use std::path::PathBuf;
+
+use directories::ProjectDirs;
+
+/// Per-user data: the demo, remembered settings. `IBEX_UPDATER_DATA_DIR` overrides it.
+pub fn data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("IBEX_UPDATER_DATA_DIR") {
+        return PathBuf::from(dir);
+    }
+    ProjectDirs::from("uk.ac.stfc", "ISIS", "IBEX Updater")
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| std::env::temp_dir().join("ibex-updater"))
+}
+
+/// Where the IBEX client is installed when nothing says otherwise.
+pub fn default_install_root() -> PathBuf {
+    if cfg!(windows) {
+        PathBuf::from(r"C:\Instrument\Apps")
+    } else {
+        data_dir().join("Apps")
+    }
+}
