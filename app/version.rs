@@ -372,3 +372,62 @@ mod tests {
         assert!("Releases".parse::<ReleaseName>().is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_version() -> impl Strategy<Value = (u64, u64, u64, Option<u64>)> {
+        (
+            0..100u64,
+            0..20u64,
+            0..20u64,
+            proptest::option::of(0..100_000u64),
+        )
+    }
+
+    fn build(parts: (u64, u64, u64, Option<u64>)) -> Version {
+        let (major, minor, patch, b) = parts;
+        let v = Version::new(major, minor, patch);
+        match b {
+            Some(b) => v.with_build(&b.to_string()).unwrap(),
+            None => v,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn display_then_parse_round_trips(parts in any_version()) {
+            let v = build(parts);
+            prop_assert_eq!(v.to_string().parse::<Version>().unwrap(), v.clone());
+            let client = ClientVersion::Release(v.clone());
+            prop_assert_eq!(client.to_string().parse::<ClientVersion>().unwrap(), client);
+        }
+
+        #[test]
+        fn release_names_round_trip(parts in any_version(), suffix in proptest::option::of("[a-z][a-z0-9_]{0,8}")) {
+            let name = ReleaseName { version: build(parts).release(), suffix };
+            prop_assert_eq!(name.to_string().parse::<ReleaseName>().unwrap(), name);
+        }
+
+        #[test]
+        fn ordering_is_numeric_with_build_as_tie_breaker(a in any_version(), b in any_version()) {
+            let (va, vb) = (build(a), build(b));
+            let key = |p: (u64, u64, u64, Option<u64>)| (p.0, p.1, p.2);
+            prop_assert_eq!(va.cmp_release(&vb), key(a).cmp(&key(b)));
+            if key(a) != key(b) {
+                prop_assert_eq!(va.cmp(&vb), key(a).cmp(&key(b)));
+            } else if let (Some(x), Some(y)) = (a.3, b.3) {
+                prop_assert_eq!(va.cmp(&vb), x.cmp(&y));
+            }
+        }
+
+        #[test]
+        fn parsing_arbitrary_text_never_panics(text in "\\PC{0,24}") {
+            let _ = text.parse::<Version>();
+            let _ = text.parse::<ClientVersion>();
+            let _ = text.parse::<ReleaseName>();
+        }
+    }
+}

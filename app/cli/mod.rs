@@ -158,6 +158,23 @@ fn install(
     options: &InstallOptions,
 ) -> Result<u8> {
     let source = settings.source()?;
+    let report = plan_and_install(cli, settings, source, args, options).with_context(|| {
+        format!(
+            "nothing was changed in {}",
+            settings.install_root.path().display()
+        )
+    })?;
+    print_report(cli, &report, "installed", "Installed");
+    Ok(code::SUCCESS)
+}
+
+fn plan_and_install(
+    cli: &Cli,
+    settings: &Settings,
+    source: &dyn ReleaseSource,
+    args: &InstallArgs,
+    options: &InstallOptions,
+) -> Result<Report> {
     let releases = source.releases()?;
     let request = match (&args.server_version, &args.version) {
         (Some(server), _) => TargetRequest::Server(server.clone()),
@@ -180,21 +197,12 @@ fn install(
         }
         kits.push(kit);
     }
-    let report = if kits.is_empty() {
-        Report::default()
-    } else {
-        with_progress(cli, |p| {
-            install::install(&settings.install_root, source, &kits, p, options)
-        })
-        .with_context(|| {
-            format!(
-                "nothing was changed in {}",
-                settings.install_root.path().display()
-            )
-        })?
-    };
-    print_report(cli, &report, "installed", "Installed");
-    Ok(code::SUCCESS)
+    if kits.is_empty() {
+        return Ok(Report::default());
+    }
+    with_progress(cli, |p| {
+        install::install(&settings.install_root, source, &kits, p, options)
+    })
 }
 
 fn no_kit(component: Component, request: &TargetRequest) -> anyhow::Error {

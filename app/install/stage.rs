@@ -46,7 +46,8 @@ pub fn copy_and_hash(
         copied += n as u64;
         progress.advance(copied);
     }
-    out.sync_all().map_err(UpdateError::io("flush", dest))?;
+    // No fsync: a staged archive is only read back by this process, and recovery discards
+    // staging after a crash anyway.
     let expected_len = expected_len.or(stream.len);
     if let Some(expected) = expected_len.filter(|&e| e != copied) {
         return Err(UpdateError::Truncated {

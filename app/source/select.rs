@@ -122,9 +122,9 @@ mod tests {
         ]
     }
 
-    fn pick(request: TargetRequest, component: Component) -> Option<String> {
+    fn pick(request: &TargetRequest, component: Component) -> Option<String> {
         let releases = share();
-        select_target(&releases, component, &request)
+        select_target(&releases, component, request)
             .unwrap()
             .map(|k| k.release.to_string())
     }
@@ -137,15 +137,15 @@ mod tests {
     fn newest_complete_plain_kit_on_the_servers_line() {
         // 26.2.2's GUI kit is incomplete and the hotfix folder is never picked automatically.
         assert_eq!(
-            pick(server("26.2.0.1234"), Component::IbexGui).as_deref(),
+            pick(&server("26.2.0.1234"), Component::IbexGui).as_deref(),
             Some("26.2.1")
         );
         assert_eq!(
-            pick(server("26.2.0.1234"), Component::GeniePython).as_deref(),
+            pick(&server("26.2.0.1234"), Component::GeniePython).as_deref(),
             Some("26.2.2")
         );
         assert_eq!(
-            pick(server("25.8.0"), Component::IbexGui).as_deref(),
+            pick(&server("25.8.0"), Component::IbexGui).as_deref(),
             Some("25.8.0")
         );
     }
@@ -154,22 +154,22 @@ mod tests {
     fn falls_back_to_the_newest_older_release_when_the_line_has_no_kit() {
         // No 26.5 release at all: the newest release older than the server goes with it.
         assert_eq!(
-            pick(server("26.5.0"), Component::IbexGui).as_deref(),
+            pick(&server("26.5.0"), Component::IbexGui).as_deref(),
             Some("26.2.1")
         );
         // Nothing older than the server exists.
-        assert_eq!(pick(server("1.0.0"), Component::IbexGui), None);
+        assert_eq!(pick(&server("1.0.0"), Component::IbexGui), None);
     }
 
     #[test]
     fn development_server_has_no_target() {
-        assert_eq!(pick(server("0.0.0.5"), Component::IbexGui), None);
+        assert_eq!(pick(&server("0.0.0.5"), Component::IbexGui), None);
     }
 
     #[test]
     fn latest_is_the_newest_plain_complete_kit() {
         assert_eq!(
-            pick(TargetRequest::Latest, Component::IbexGui).as_deref(),
+            pick(&TargetRequest::Latest, Component::IbexGui).as_deref(),
             Some("26.8.0")
         );
     }
@@ -178,7 +178,7 @@ mod tests {
     fn suffixed_folders_only_by_name() {
         let hotfix = TargetRequest::Release("26.2.2-hotfix".parse().unwrap());
         assert_eq!(
-            pick(hotfix, Component::IbexGui).as_deref(),
+            pick(&hotfix, Component::IbexGui).as_deref(),
             Some("26.2.2-hotfix")
         );
     }
@@ -187,11 +187,11 @@ mod tests {
     fn named_partial_release_takes_the_previous_kit_of_the_missing_component() {
         let partial = TargetRequest::Release("26.2.1".parse().unwrap());
         assert_eq!(
-            pick(partial.clone(), Component::IbexGui).as_deref(),
+            pick(&partial, Component::IbexGui).as_deref(),
             Some("26.2.1")
         );
         assert_eq!(
-            pick(partial, Component::GeniePython).as_deref(),
+            pick(&partial, Component::GeniePython).as_deref(),
             Some("26.2.0")
         );
     }

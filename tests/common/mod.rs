@@ -1,0 +1,329 @@
+//! Shared helpers for the integration tests: realistic release shares built with the real 7-Zip,
+//! and a runner for the real `ibex-updater` binary.
+#![allow(dead_code)] // each test binary uses a different subset
+#![allow(clippy::unwrap_used)] // fixtures: a failure to build one should panic the test
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+pub const GUI: &str = "ibex-gui";
+pub const GENIE: &str = "genie-python";
+
+/// The real 7-Zip (Debian package `7zip`). In CI a missing 7-Zip fails the run.
+pub fn seven_zip() -> Option<&'static str> {
+    let found = ["7zz", "7z"].into_iter().find(|exe| {
+        Command::new(exe)
+            .arg("i")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "7-Zip (7zz) is required in CI: apt-get install 7zip"
+        );
+        eprintln!("SKIPPED: 7-Zip (7zz) is not installed");
+    }
+    found
+}
+
+/// Archives `tree` as the release build does: `7z a <archive> . -mx1 -mf=off -r`, run inside it.
+pub fn make_7z(tree: &Path, archive: &Path) {
+    let exe = seven_zip().expect("7-Zip is needed to build fixtures");
+    fs::create_dir_all(archive.parent().unwrap()).unwrap();
+    let out = Command::new(exe)
+        .args(["a", "-bd", "-y", "-mx1", "-mf=off", "-r"])
+        .arg(archive)
+        .arg(".")
+        .current_dir(tree)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "7z failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The files of a kit for `release`: different names and contents per release, so that a mix of
+/// two releases is detectable.
+pub fn kit_files(component: &str, release: &str) -> Vec<(String, String)> {
+    match component {
+        GUI => vec![
+            ("ibex-client.exe".into(), format!("ibex client {release}\n")),
+            (
+                "ibex-client.ini".into(),
+                "-startup\r\nplugins/launcher.jar\r\n-vmargs\r\n-Xmx2048m\r\n".into(),
+            ),
+            (
+                format!("plugins/uk.ac.stfc.isis.ibex.ui_{release}.jar"),
+                format!("plugin {release}\n").repeat(200),
+            ),
+            (
+                "plugins/launcher.jar".into(),
+                format!("launcher {release}\n"),
+            ),
+            (
+                "configuration/config.ini".into(),
+                format!("osgi {release}\n"),
+            ),
+        ],
+        _ => vec![
+            ("python.exe".into(), format!("python for genie {release}\n")),
+            (
+                "Lib/site-packages/genie_python/version.py".into(),
+                format!("VERSION = '{release}'\n"),
+            ),
+            (
+                format!(
+                    "Lib/site-packages/genie_python/genie_{}.py",
+                    release.replace(['.', '-'], "_")
+                ),
+                "x = 1\n".repeat(300),
+            ),
+        ],
+    }
+}
+
+fn kit_layout(component: &str) -> (&'static str, &'static str, &'static str, &'static str) {
+    // (kit folder, unpacked tree, archive, folder holding VERSION.txt), relative to the release
+    match component {
+        GUI => (
+            "Client",
+            "Client/Client",
+            "Client/zips/Client.7z",
+            "Client/Client",
+        ),
+        _ => (
+            "genie_python_3",
+            "genie_python_3/Python",
+            "genie_python_3/zips/Python.7z",
+            "genie_python_3",
+        ),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Share {
+    pub root: PathBuf,
+}
+
+impl Share {
+    pub fn new(root: &Path) -> Share {
+        fs::create_dir_all(root).unwrap();
+        Share {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// Adds a complete kit whose VERSION.txt says `release` (suffix dropped) and build `build`.
+    pub fn add_kit(&self, release: &str, component: &str, build: &str) -> PathBuf {
+        let number = release.split('-').next().unwrap();
+        self.add_kit_with(
+            release,
+            component,
+            &format!("{number} \r\n"),
+            build,
+            &kit_files(component, release),
+        )
+    }
+
+    pub fn add_kit_with(
+        &self,
+        release: &str,
+        component: &str,
+        version_txt: &str,
+        build: &str,
+        files: &[(String, String)],
+    ) -> PathBuf {
+        let (kit, tree, archive, version_dir) = kit_layout(component);
+        let rel = self.root.join(release);
+        for (name, content) in files {
+            let path = rel.join(tree).join(name);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, content).unwrap();
+        }
+        make_7z(&rel.join(tree), &rel.join(archive));
+        // The build writes the version files into the share's tree after archiving.
+        fs::write(rel.join(version_dir).join("VERSION.txt"), version_txt).unwrap();
+        fs::write(
+            rel.join(version_dir).join("BUILD_NUMBER.txt"),
+            format!("{build}\r\n"),
+        )
+        .unwrap();
+        fs::write(rel.join(kit).join("COPY_COMPLETE.txt"), "done\r\n").unwrap();
+        rel.join(kit)
+    }
+
+    pub fn archive(&self, release: &str, component: &str) -> PathBuf {
+        self.root.join(release).join(kit_layout(component).2)
+    }
+
+    /// 25.8.0, 26.2.0 (both kits), 26.2.1 (IBEX GUI only: a partial release),
+    /// 26.2.1-hotfix (both), 26.2.2 (GUI kit without COPY_COMPLETE.txt, genie complete).
+    pub fn standard(root: &Path) -> Share {
+        let share = Share::new(root);
+        for (release, build) in [
+            ("25.8.0", "1021"),
+            ("26.2.0", "1234"),
+            ("26.2.1-hotfix", "1310"),
+        ] {
+            share.add_kit(release, GUI, build);
+            share.add_kit(release, GENIE, build);
+        }
+        share.add_kit("26.2.1", GUI, "1302");
+        let incomplete = share.add_kit("26.2.2", GUI, "1400");
+        fs::remove_file(incomplete.join("COPY_COMPLETE.txt")).unwrap();
+        share.add_kit("26.2.2", GENIE, "1400");
+        share
+    }
+}
+
+/// A scratch space: a share, an install root, and an environment that reads nothing from the
+/// machine (no policy file, no user data folder).
+#[derive(Debug)]
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub share: PathBuf,
+    pub root: PathBuf,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let share = dir.path().join("Releases");
+        let root = dir.path().join("Apps");
+        Env { dir, share, root }
+    }
+
+    pub fn with_standard_share() -> Env {
+        let env = Env::new();
+        Share::standard(&env.share);
+        env
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ibex-updater"));
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("IBEX_UPDATER_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env(
+            "IBEX_UPDATER_POLICY",
+            self.dir.path().join("no-policy.toml"),
+        )
+        .env("IBEX_UPDATER_DATA_DIR", self.dir.path().join("data"))
+        .arg("--source")
+        .arg(&self.share)
+        .arg("--install-root")
+        .arg(&self.root)
+        .args(args);
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().unwrap())
+    }
+
+    pub fn gui_dir(&self) -> PathBuf {
+        self.root.join("Client_E4")
+    }
+
+    pub fn genie_dir(&self) -> PathBuf {
+        self.root.join("Python3")
+    }
+
+    pub fn installed_version(&self, component: &str) -> Option<String> {
+        let dir = if component == GUI {
+            self.gui_dir()
+        } else {
+            self.genie_dir()
+        };
+        fs::read_to_string(dir.join("VERSION.txt"))
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+
+    /// Everything under the install root, as path -> SHA-256, leaving out the updater's lock.
+    pub fn snapshot(&self) -> BTreeMap<String, String> {
+        snapshot(&self.root)
+            .into_iter()
+            .filter(|(path, _)| path != ".ibex-updater/lock")
+            .collect()
+    }
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Run {
+        assert_eq!(self.code, code, "unexpected exit code: {self:#?}");
+        self
+    }
+}
+
+/// Every file below `dir` (path relative to it, `/`-separated) with its SHA-256.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, String> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                let digest = Sha256::digest(fs::read(&path).unwrap_or_default());
+                files.insert(rel, format!("{digest:x}"));
+            }
+        }
+    }
+    files
+}
+
+/// The files of one installed component folder in a snapshot.
+pub fn component_files(
+    snapshot: &BTreeMap<String, String>,
+    dir_name: &str,
+) -> BTreeMap<String, String> {
+    let prefix = format!("{dir_name}/");
+    snapshot
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix(&prefix)
+                .map(|rest| (rest.to_string(), v.clone()))
+        })
+        .collect()
+}
