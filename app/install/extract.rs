@@ -8,8 +8,9 @@ use std::path::{Component as PathPart, Path, PathBuf};
 
 use sevenz_rust2::{ArchiveEntry, ArchiveReader, Password};
 
+use crate::component::Component;
 use crate::error::UpdateError;
-use crate::progress::Progress;
+use crate::progress::{Progress, Stage};
 
 const CHUNK: usize = 1 << 18;
 /// 7-Zip sets this attribute bit when the high 16 bits hold a Unix mode.
@@ -18,10 +19,12 @@ const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x400;
 const S_IFMT: u32 = 0o170_000;
 const S_IFLNK: u32 = 0o120_000;
 
-/// Unpacks `archive` into `dest` (which must exist). Returns the number of bytes unpacked.
+/// Unpacks `archive` into `dest` (which must exist), reporting the extract stage of `component`.
+/// Returns the number of bytes unpacked.
 pub fn extract_7z(
     archive: &Path,
     dest: &Path,
+    component: Component,
     progress: &dyn Progress,
 ) -> Result<u64, UpdateError> {
     let shown = archive.display().to_string();
@@ -38,6 +41,9 @@ pub fn extract_7z(
             reason,
         })?;
     }
+
+    let total = reader.archive().files.iter().map(|f| f.size).sum();
+    progress.stage(component, Stage::Extract, Some(total));
 
     let mut failure = None;
     let mut buf = vec![0u8; CHUNK];
@@ -58,12 +64,6 @@ pub fn extract_7z(
     }
     result.map_err(corrupt)?;
     Ok(done)
-}
-
-/// The sum of the unpacked sizes, for progress.
-pub fn unpacked_size(archive: &Path) -> Option<u64> {
-    let reader = ArchiveReader::open(archive, Password::empty()).ok()?;
-    Some(reader.archive().files.iter().map(|f| f.size).sum())
 }
 
 fn write_entry(

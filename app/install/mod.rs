@@ -270,8 +270,7 @@ fn prepare(
 
     let tree = tx_dir.join(component.id());
     fs::create_dir_all(&tree).map_err(UpdateError::io("create", &tree))?;
-    progress.stage(component, Stage::Extract, extract::unpacked_size(&archive));
-    extract::extract_7z(&archive, &tree, progress)?;
+    extract::extract_7z(&archive, &tree, component, progress)?;
     fs::remove_file(&archive).map_err(UpdateError::io("remove", &archive))?;
     checkpoint::reach(&format!("extracted:{}", component.id()))?;
 
