@@ -368,6 +368,40 @@ fn a_second_install_waits_for_the_lock_or_fails_clearly() {
     assert_clean_staging(&env);
 }
 
+#[test]
+fn a_second_install_waits_for_the_first_to_finish() {
+    let env = env_with_26_2_0_installed();
+    let pause_file = env.dir.path().join("paused");
+    let mut first = env
+        .command(&["install", "--version", "26.2.1-hotfix"])
+        .env("IBEX_UPDATER_TEST_PAUSE_AT", "prepared:ibex-gui")
+        .env("IBEX_UPDATER_TEST_PAUSE_FILE", &pause_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&pause_file);
+    let mut second = env
+        .command(&["--lock-wait", "600", "install", "--version", "25.8.0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The second updater is blocked on the lock for as long as the first holds it.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        second.try_wait().unwrap().is_none(),
+        "the second install did not wait"
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let run = common::Run::from(second.wait_with_output().unwrap());
+    run.assert_code(0);
+    assert!(run.stderr.contains("waiting"), "{}", run.stderr);
+    assert_eq!(env.installed_version(GUI).as_deref(), Some("25.8.0"));
+    assert_clean_staging(&env);
+}
+
 pub fn wait_for(path: &std::path::Path) {
     let start = Instant::now();
     while !path.exists() {
@@ -419,6 +453,36 @@ fn silent_install_writes_log_lines() {
         "{}",
         run.stderr
     );
+}
+
+/// On a terminal (a pty from `script`, part of util-linux) the install draws a progress bar.
+#[cfg(unix)]
+#[test]
+fn install_on_a_terminal_shows_a_progress_bar() {
+    if Command::new("script").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`script` (util-linux) is required in CI"
+        );
+        eprintln!("SKIPPED: `script` is not installed");
+        return;
+    }
+    let env = Env::with_standard_share();
+    let updater = format!("{:?}", env!("CARGO_BIN_EXE_ibex-updater"));
+    let args = format!(
+        "{updater} --source {:?} --install-root {:?} install --version 26.2.0",
+        env.share, env.root
+    );
+    let out = Command::new("script")
+        .args(["-qec", &args, "/dev/null"])
+        .env("IBEX_UPDATER_POLICY", env.dir.path().join("none.toml"))
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains("IBEX GUI: extracting"), "{screen}");
+    assert!(screen.contains("[==="), "no bar drawn: {screen}");
+    assert!(screen.contains("Installed genie_python"), "{screen}");
 }
 
 #[test]

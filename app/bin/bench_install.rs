@@ -67,10 +67,12 @@ fn main() -> Result<()> {
     for round in 0..options.rounds {
         // Alternate between two releases so every timed install really replaces the client.
         let version = if round % 2 == 0 { "1.0.2" } else { "1.0.1" };
+        settle()?;
         let start = Instant::now();
         run_updater(&updater, &share, &root, version)?;
         ours.push(start.elapsed());
 
+        settle()?;
         let (total, steps) = baseline(seven_zip, &archive, &tree, &baseline_dir)?;
         theirs.push(total);
         println!(
@@ -133,6 +135,12 @@ fn baseline(
         .arg(dest))?;
     let copied = start.elapsed();
     Ok((copied, [deleted, extracted - deleted, copied - extracted]))
+}
+
+/// Writes out dirty pages before a timed phase, so that neither side pays for the other's
+/// writeback.
+fn settle() -> Result<()> {
+    run(&mut Command::new("sync"))
 }
 
 fn median(times: &mut [Duration]) -> Duration {

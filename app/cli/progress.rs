@@ -27,13 +27,14 @@ impl Progress for TerminalProgress {
         } else {
             "{msg:26} {spinner}"
         };
+        // Message, style and length first, one reset last: every frame drawn shows one stage.
+        self.bar
+            .set_message(format!("{component}: {}", stage.label()));
         if let Ok(style) = ProgressStyle::with_template(template) {
             self.bar.set_style(style.progress_chars("=> "));
         }
-        self.bar.reset();
         self.bar.set_length(total.unwrap_or(0));
-        self.bar
-            .set_message(format!("{component}: {}", stage.label()));
+        self.bar.reset();
     }
 
     fn advance(&self, done: u64) {
