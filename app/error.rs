@@ -20,6 +20,8 @@ pub enum ErrorKind {
     SourceUnreachable,
     /// The request itself is wrong.
     Usage,
+    /// An instrument did not answer over Channel Access, or answered nonsense.
+    InstrumentUnreachable,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +116,15 @@ pub enum UpdateError {
     BadJournal { path: PathBuf, detail: String },
 
     #[error(transparent)]
+    InstrumentUnreachable(crate::ca::CaError),
+
+    #[error("{pv} holds something the updater cannot use: {detail}")]
+    BadPv { pv: String, detail: String },
+
+    #[error("there is no instrument '{name}' in CS:INSTLIST; known instruments: {known}")]
+    UnknownInstrument { name: String, known: String },
+
+    #[error(transparent)]
     InvalidVersion(#[from] ParseVersionError),
 
     #[error("{0}")]
@@ -134,7 +145,12 @@ impl UpdateError {
             | UpdateError::CorruptArchive { .. }
             | UpdateError::UnsafeArchiveEntry { .. }
             | UpdateError::VersionMismatch { .. } => ErrorKind::Integrity,
-            UpdateError::InvalidVersion(_) | UpdateError::Usage(_) => ErrorKind::Usage,
+            UpdateError::InvalidVersion(_)
+            | UpdateError::Usage(_)
+            | UpdateError::UnknownInstrument { .. } => ErrorKind::Usage,
+            UpdateError::InstrumentUnreachable(_) | UpdateError::BadPv { .. } => {
+                ErrorKind::InstrumentUnreachable
+            }
             _ => ErrorKind::Failure,
         }
     }

@@ -1,11 +1,15 @@
 //! IBEX Updater's core: versions and verdicts, release sources, and verified atomic installs.
 //! Nothing here depends on a GUI; the command line (and later the window) are front ends over it.
 
+pub mod ca;
 pub mod component;
 pub mod demo;
+pub mod demo_fleet;
 pub mod error;
 pub mod install;
 pub mod installed;
+pub mod instrument_link;
+pub mod instruments;
 pub mod paths;
 pub mod policy;
 pub mod progress;

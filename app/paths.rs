@@ -22,3 +22,23 @@ pub fn default_install_root() -> PathBuf {
         data_dir().join("Apps")
     }
 }
+
+/// The instrument last used with `--instrument`, for the next session to start from.
+pub fn last_instrument() -> Option<String> {
+    std::fs::read_to_string(data_dir().join("last-instrument.txt"))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+pub fn remember_instrument(name: &str) {
+    let dir = data_dir();
+    if let Err(e) = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join("last-instrument.txt"), name))
+    {
+        tracing::debug!(
+            "could not remember the instrument in {}: {e}",
+            dir.display()
+        );
+    }
+}

@@ -15,6 +15,8 @@ pub struct Policy {
     /// A share folder (or, later, a mirror URL).
     pub release_source: Option<String>,
     pub install_root: Option<PathBuf>,
+    /// The site's Channel Access address list (EPICS_CA_ADDR_LIST overrides it).
+    pub ca_addr_list: Option<String>,
 }
 
 impl Policy {

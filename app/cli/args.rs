@@ -48,6 +48,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60)]
     pub lock_wait: u64,
 
+    /// How long Channel Access reads from instruments may take.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 2.0)]
+    pub ca_timeout: f64,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -64,23 +68,40 @@ pub enum Command {
     Rollback(ComponentArgs),
     /// List the releases in the source and the kits each one holds.
     Releases,
+    /// List the instruments in CS:INSTLIST with the server version each one runs.
+    Instruments,
+    /// Serve the demo's simulated instrument fleet over Channel Access on loopback until killed.
+    DemoFleet(DemoFleetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoFleetArgs {
+    /// UDP search port (and TCP port when free); clients set EPICS_CA_SERVER_PORT to it.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Serve a generated fleet of this many instruments (all answering) instead of the demo's.
+    #[arg(long)]
+    pub size: Option<usize>,
 }
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// The instrument server's version (CS:VERSION:SVN:REV), e.g. 26.2.0.1234.
-    #[arg(long, value_name = "V")]
+    /// The instrument server's version (CS:VERSION:SVN:REV), e.g. 26.2.0.1234, for offline use.
+    #[arg(long, value_name = "V", conflicts_with = "instrument")]
     pub server_version: Option<Version>,
+
+    /// Read the server version live from this instrument (name, host name or PV prefix).
+    #[arg(long, value_name = "NAME")]
+    pub instrument: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// Install the kits that match this server version.
-    #[arg(long, value_name = "V", conflicts_with = "version")]
-    pub server_version: Option<Version>,
+    #[command(flatten)]
+    pub server: ServerArgs,
 
     /// Install exactly this release folder, e.g. 26.2.1 or 26.2.1-hotfix.
-    #[arg(long, value_name = "V")]
+    #[arg(long, value_name = "V", conflicts_with_all = ["server_version", "instrument"])]
     pub version: Option<ReleaseName>,
 
     #[command(flatten)]

@@ -15,14 +15,17 @@ use clap::Parser;
 use ibex_updater::component::Component;
 use ibex_updater::error::{ErrorKind, UpdateError};
 use ibex_updater::install::{self, InstallLock, InstallOptions, Report};
+use ibex_updater::instrument_link;
+use ibex_updater::instruments::Instrument;
 use ibex_updater::progress::{NoProgress, Progress};
 use ibex_updater::source::{ReleaseSource, TargetRequest, select_target};
 use ibex_updater::status::{self, target_version};
 use ibex_updater::verdict::Verdict;
-use ibex_updater::version::ClientVersion;
+use ibex_updater::version::{ClientVersion, Version};
+use ibex_updater::{demo_fleet, paths};
 use serde_json::json;
 
-use args::{Cli, Command, InstallArgs, ServerArgs};
+use args::{Cli, Command, DemoFleetArgs, InstallArgs, ServerArgs};
 use settings::Settings;
 
 /// The exit codes documented in the README.
@@ -32,6 +35,7 @@ mod code {
     pub const USAGE: u8 = 2;
     pub const INTEGRITY: u8 = 3;
     pub const SOURCE_UNREACHABLE: u8 = 4;
+    pub const INSTRUMENT_UNREACHABLE: u8 = 5;
     pub const UPDATE_AVAILABLE: u8 = 10;
     pub const UPDATE_RECOMMENDED: u8 = 11;
     pub const UPDATE_REQUIRED: u8 = 12;
@@ -75,11 +79,15 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         Some(ErrorKind::Integrity) => code::INTEGRITY,
         Some(ErrorKind::SourceUnreachable) => code::SOURCE_UNREACHABLE,
         Some(ErrorKind::Usage) => code::USAGE,
+        Some(ErrorKind::InstrumentUnreachable) => code::INSTRUMENT_UNREACHABLE,
         Some(ErrorKind::Failure) | None => code::FAILURE,
     }
 }
 
 fn dispatch(cli: &Cli) -> Result<u8> {
+    if let Command::DemoFleet(args) = &cli.command {
+        return serve_demo_fleet(args);
+    }
     let settings = Settings::resolve(cli)?;
     let options = InstallOptions {
         hostname: gethostname::gethostname().to_string_lossy().into_owned(),
@@ -98,6 +106,8 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             print_report(cli, &report, "rolled_back", "Rolled back");
             Ok(code::SUCCESS)
         }
+        Command::Instruments => instruments(cli, &settings),
+        Command::DemoFleet(_) => unreachable!("handled before the settings are resolved"),
         Command::Releases => {
             let source = settings.source()?;
             let releases = source.releases()?;
@@ -124,17 +134,60 @@ fn verdict_code(worst: Verdict) -> u8 {
 fn status(cli: &Cli, settings: &Settings, args: &ServerArgs) -> Result<Verdict> {
     recover_if_idle(settings);
     let releases = settings.source()?.releases()?;
-    let status = status::evaluate(
-        &settings.install_root,
-        &releases,
-        args.server_version.as_ref(),
-    )?;
+    let (instrument, server) = server_version(settings, args)?;
+    let status = status::evaluate(&settings.install_root, &releases, server.as_ref())?;
     if cli.json {
-        println!("{}", output::status_json(&status));
+        println!("{}", output::status_json(&status, instrument.as_ref()));
     } else {
-        print!("{}", output::status_text(&status, settings));
+        print!(
+            "{}",
+            output::status_text(&status, instrument.as_ref(), settings)
+        );
     }
     Ok(status.worst())
+}
+
+/// The server version: given on the command line, or read live from `--instrument`.
+fn server_version(
+    settings: &Settings,
+    args: &ServerArgs,
+) -> Result<(Option<Instrument>, Option<Version>)> {
+    let Some(query) = &args.instrument else {
+        return Ok((None, args.server_version.clone()));
+    };
+    let (instrument, version) = instrument_link::connect(&settings.ca, query)?;
+    paths::remember_instrument(&instrument.name);
+    Ok((Some(instrument), Some(version)))
+}
+
+fn instruments(cli: &Cli, settings: &Settings) -> Result<u8> {
+    let list = instrument_link::instrument_list(&settings.ca)?;
+    let statuses = instrument_link::server_versions(&settings.ca, list);
+    let last = paths::last_instrument();
+    if cli.json {
+        println!("{}", output::instruments_json(&statuses, last.as_deref()));
+    } else {
+        print!("{}", output::instruments_text(&statuses, last.as_deref()));
+    }
+    Ok(code::SUCCESS)
+}
+
+fn serve_demo_fleet(args: &DemoFleetArgs) -> Result<u8> {
+    let server =
+        demo_fleet::serve(args.port, args.size).context("could not start the demo fleet")?;
+    println!(
+        "serving the demo instrument fleet on 127.0.0.1: searches on UDP port {}, circuits on TCP port {}",
+        server.search_port, server.tcp_port
+    );
+    println!(
+        "read it with: EPICS_CA_ADDR_LIST=127.0.0.1 EPICS_CA_AUTO_ADDR_LIST=NO EPICS_CA_SERVER_PORT={} ibex-updater instruments",
+        server.search_port
+    );
+    // Scripts wait for the lines above before they connect.
+    std::io::Write::flush(&mut std::io::stdout())?;
+    loop {
+        std::thread::park();
+    }
 }
 
 /// Read-only commands tidy up after an interrupted install too, when nobody else is installing
@@ -176,8 +229,9 @@ fn plan_and_install(
     options: &InstallOptions,
 ) -> Result<Report> {
     let releases = source.releases()?;
-    let request = match (&args.server_version, &args.version) {
-        (Some(server), _) => TargetRequest::Server(server.clone()),
+    let (_, server) = server_version(settings, &args.server)?;
+    let request = match (server, &args.version) {
+        (Some(server), _) => TargetRequest::Server(server),
         (None, Some(release)) => TargetRequest::Release(release.clone()),
         (None, None) => TargetRequest::Latest,
     };

@@ -1,17 +1,19 @@
 //! What the commands print: aligned text for people, JSON (`--json`) for scripts.
 
 use ibex_updater::install::Report;
+use ibex_updater::instrument_link::InstrumentStatus;
+use ibex_updater::instruments::Instrument;
 use ibex_updater::source::{KitStatus, Release};
 use ibex_updater::status::{Status, target_version};
 use serde_json::{Value, json};
 
 use crate::cli::settings::Settings;
 
-pub fn status_json(status: &Status) -> Value {
+pub fn status_json(status: &Status, instrument: Option<&Instrument>) -> Value {
     json!({
         "server": {
             "version": status.server.as_ref().map(|v| v.to_string()),
-            "instrument": null,
+            "instrument": instrument.map(|i| json!({"name": i.name, "host": i.host, "pv_prefix": i.pv_prefix})),
         },
         "components": status.components.iter().map(|c| json!({
             "component": c.component.id(),
@@ -22,12 +24,22 @@ pub fn status_json(status: &Status) -> Value {
     })
 }
 
-pub fn status_text(status: &Status, settings: &Settings) -> String {
+pub fn status_text(
+    status: &Status,
+    instrument: Option<&Instrument>,
+    settings: &Settings,
+) -> String {
     let mut out = String::new();
     let server = status.server.as_ref().map_or_else(
-        || "unknown (pass --server-version)".to_string(),
+        || "unknown (pass --instrument or --server-version)".to_string(),
         |v| v.to_string(),
     );
+    if let Some(i) = instrument {
+        out.push_str(&format!(
+            "Instrument:     {} ({}, PV prefix {})\n",
+            i.name, i.host, i.pv_prefix
+        ));
+    }
     out.push_str(&format!("Server version: {server}\n"));
     if let Some(source) = &settings.source {
         out.push_str(&format!(
@@ -57,6 +69,65 @@ pub fn status_text(status: &Status, settings: &Settings) -> String {
         &["COMPONENT", "INSTALLED", "TARGET", "VERDICT"],
         &rows,
     ));
+    out
+}
+
+pub fn instruments_json(statuses: &[InstrumentStatus], last: Option<&str>) -> Value {
+    json!({
+        "instruments": statuses.iter().map(|s| {
+            let i = &s.instrument;
+            json!({
+                "name": i.name,
+                "host": i.host,
+                "pv_prefix": i.pv_prefix,
+                "groups": i.groups,
+                "target_station": i.target_station,
+                "scheduled": i.scheduled,
+                "server_version": s.server_version.as_ref().ok().map(ToString::to_string),
+                "reachable": s.server_version.is_ok(),
+                "error": s.server_version.as_ref().err().map(ToString::to_string),
+                "last_used": last.is_some_and(|l| l == i.name),
+            })
+        }).collect::<Vec<_>>(),
+    })
+}
+
+pub fn instruments_text(statuses: &[InstrumentStatus], last: Option<&str>) -> String {
+    let rows: Vec<[String; 5]> = statuses
+        .iter()
+        .map(|s| {
+            let i = &s.instrument;
+            let marker = if last == Some(i.name.as_str()) {
+                " *"
+            } else {
+                ""
+            };
+            [
+                format!("{}{marker}", i.name),
+                i.host.clone(),
+                i.pv_prefix.clone(),
+                i.groups.join(","),
+                match &s.server_version {
+                    Ok(v) if v.is_development() => format!("{v} (development)"),
+                    Ok(v) => v.to_string(),
+                    Err(_) => "unreachable".to_string(),
+                },
+            ]
+        })
+        .collect();
+    let mut out = table(
+        &[
+            "INSTRUMENT",
+            "HOST",
+            "PV PREFIX",
+            "GROUPS",
+            "SERVER VERSION",
+        ],
+        &rows,
+    );
+    if last.is_some() {
+        out.push_str("\n* last used\n");
+    }
     out
 }
 
