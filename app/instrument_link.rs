@@ -38,11 +38,10 @@ pub fn server_versions(config: &CaConfig, instruments: Vec<Instrument>) -> Vec<I
         .collect()
 }
 
-/// Finds `query` (a name, host name or PV prefix, any case) in the instrument list and reads its
-/// server version.
-pub fn connect(config: &CaConfig, query: &str) -> Result<(Instrument, Version), UpdateError> {
+/// Finds `query` (a name, host name or PV prefix, any case) in the instrument list.
+pub fn find(config: &CaConfig, query: &str) -> Result<Instrument, UpdateError> {
     let instruments = instrument_list(config)?;
-    let instrument = instruments
+    instruments
         .iter()
         .find(|i| i.matches(query))
         .cloned()
@@ -53,11 +52,14 @@ pub fn connect(config: &CaConfig, query: &str) -> Result<(Instrument, Version), 
                 .map(|i| i.name.clone())
                 .collect::<Vec<_>>()
                 .join(", "),
-        })?;
+        })
+}
+
+/// Reads the server version an instrument runs.
+pub fn server_version(config: &CaConfig, instrument: &Instrument) -> Result<Version, UpdateError> {
     let pv = instrument.version_pv();
     let value = ca::read_pv(config, &pv).map_err(UpdateError::from)?;
-    let version = parse_version(&pv, &value.as_text())?;
-    Ok((instrument, version))
+    parse_version(&pv, &value.as_text())
 }
 
 fn parse_version(pv: &str, text: &str) -> Result<Version, UpdateError> {

@@ -12,6 +12,7 @@ use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Env, Run};
@@ -60,6 +61,8 @@ fn free_port() -> u16 {
 /// It holds the repeater port, so that no peer spawns a repeater daemon that outlives the test.
 struct Peer {
     child: Child,
+    /// Everything the peer printed.
+    output: Arc<Mutex<Vec<String>>>,
     port: u16,
     repeater_port: u16,
     _repeater: UdpSocket,
@@ -75,6 +78,8 @@ impl Peer {
             .env("EPICS_CAS_INTF_ADDR_LIST", "127.0.0.1")
             .env("EPICS_CAS_AUTO_BEACON_ADDR_LIST", "NO")
             .env("EPICS_CAS_BEACON_ADDR_LIST", "127.0.0.1")
+            // Beacons go to the port this test holds, not to a repeater that is not there.
+            .env("EPICS_CAS_BEACON_PORT", repeater_port.to_string())
             .env("EPICS_CA_MAX_ARRAY_BYTES", "1000000")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -84,15 +89,19 @@ impl Peer {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let collected = Arc::clone(&output);
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if line.starts_with("READY") || line.starts_with("serving") {
                     let _ = ready_tx.send(());
                 }
+                collected.lock().unwrap().push(line);
             }
         });
         let peer = Peer {
             child,
+            output,
             port,
             repeater_port,
             _repeater: repeater,
@@ -111,15 +120,20 @@ impl Peer {
         peer
     }
 
-    fn python(python: &PathBuf, kind: &str) -> Peer {
+    fn python(python: &PathBuf, kind: &str, extra: &[&str]) -> Peer {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/fleet_ioc.py");
         let mut command = Command::new(python);
         command
             .arg(script)
             .arg(kind)
             .arg(FLEET.to_string())
-            .arg("--garbled");
+            .arg("--garbled")
+            .args(extra);
         Peer::start(command, free_port())
+    }
+
+    fn output(&self) -> Vec<String> {
+        self.output.lock().unwrap().clone()
     }
 
     fn config(&self) -> CaConfig {
@@ -234,6 +248,26 @@ fn check_fleet(peer: &Peer) {
     run.assert_code(0);
     assert_eq!(run.json()["installed"][0]["release"], "26.2.1");
 
+    // An instrument that never answers: the status says unknown, the exit code is 5, and the
+    // message names the PV and the addresses searched.
+    let run = run_with(&env, peer, &["check", "--json", "--instrument", "INST061"]);
+    run.assert_code(5);
+    let doc = run.json();
+    assert_eq!(doc["server"]["version"], serde_json::Value::Null);
+    assert_eq!(doc["server"]["instrument"]["name"], "INST061");
+    assert_eq!(doc["components"][0]["verdict"], "unknown");
+    assert_eq!(doc["error"]["code"], 5);
+    assert!(
+        run.stderr.contains("IN:INST061:CS:VERSION:SVN:REV"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!("127.0.0.1:{}", peer.port)),
+        "{}",
+        run.stderr
+    );
+
     // A 100,000-character char array needs the extended header. (The soft IOC counts the
     // terminating NUL as an element; the text is what counts.)
     let big = ca::read_pv(&peer.config(), "TEST:BIG").unwrap();
@@ -250,13 +284,63 @@ fn check_fleet(peer: &Peer) {
 #[test]
 fn reads_a_fleet_from_epics_base_soft_ioc() {
     let Some(python) = python() else { return };
-    check_fleet(&Peer::python(&python, "softioc"));
+    check_fleet(&Peer::python(&python, "softioc", &[]));
 }
 
 #[test]
-fn reads_a_fleet_from_caproto_server() {
+fn reads_a_fleet_from_caproto_server_and_closes_cleanly() {
     let Some(python) = python() else { return };
-    check_fleet(&Peer::python(&python, "caproto"));
+    let peer = Peer::python(&python, "caproto", &["--log-commands"]);
+    check_fleet(&peer);
+    // caproto's own log: every circuit cleared its channels before it disconnected.
+    let log = peer.output();
+    let count = |what: &str| log.iter().filter(|l| l.contains(what)).count();
+    let created = count("CreateChanResponse(");
+    assert!(created > FLEET, "{created} channels created");
+    assert_eq!(
+        count("ClearChannelRequest("),
+        created,
+        "every channel is cleared"
+    );
+    assert!(count("Disconnected from client") > 0);
+    assert_eq!(count("Traceback"), 0, "{log:#?}");
+}
+
+#[test]
+fn the_address_list_comes_from_the_policy_unless_the_environment_says_otherwise() {
+    if python().is_none() {
+        return;
+    }
+    let port = free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ibex-updater"));
+    command.args(["demo-fleet", "--port", &port.to_string()]);
+    let peer = Peer::start(command, port);
+    let env = Env::with_standard_share();
+    let policy = env.dir.path().join("policy.toml");
+    std::fs::write(&policy, format!("ca_addr_list = '127.0.0.1:{port}'\n")).unwrap();
+    let instruments = |addr_list: Option<String>| {
+        let mut cmd = env.command(&["--ca-timeout", "1", "instruments", "--json"]);
+        cmd.env("IBEX_UPDATER_POLICY", &policy)
+            .env("EPICS_CA_AUTO_ADDR_LIST", "NO")
+            .env("EPICS_CA_REPEATER_PORT", peer.repeater_port.to_string())
+            .env_remove("EPICS_CA_SERVER_PORT")
+            .env_remove("EPICS_CA_ADDR_LIST");
+        if let Some(list) = addr_list {
+            cmd.env("EPICS_CA_ADDR_LIST", list);
+        }
+        Run::from(cmd.output().unwrap())
+    };
+    let run = instruments(None);
+    run.assert_code(0);
+    assert_eq!(run.json()["instruments"][0]["name"], "LARMOR");
+    let dead = free_port();
+    let run = instruments(Some(format!("127.0.0.1:{dead}")));
+    run.assert_code(5);
+    assert!(
+        run.stderr.contains(&format!("searched 127.0.0.1:{dead}")),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

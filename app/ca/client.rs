@@ -12,6 +12,8 @@ use crate::ca::{CaConfig, CaError};
 /// Largest UDP search datagram: stays under a typical MTU.
 const DATAGRAM: usize = 1024;
 const FIRST_RESEND: Duration = Duration::from_millis(100);
+/// How long a closing circuit waits for the server to close its side.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
 /// Reads every PV in `names`, returning one result per name in the same order. PVs that no
 /// server answers for within the timeout come back as [`CaError::NotFound`].
@@ -311,16 +313,7 @@ fn run_circuit(
         });
     }
 
-    // A clean close: clear the channels, then shut the circuit down.
-    let mut out = Vec::new();
-    for (cid, channel) in channels.iter().enumerate() {
-        if let Some(sid) = channel.sid {
-            Message::new(cmd::CLEAR_CHANNEL, 0, 0, sid, cid as u32).encode(&mut out);
-        }
-    }
-    if conn.stream.write_all(&out).is_ok() {
-        let _ = conn.stream.shutdown(std::net::Shutdown::Write);
-    }
+    close(&mut conn.stream, &channels);
 
     let timeout = deadline.saturating_duration_since(Instant::now());
     Ok(channels
@@ -336,6 +329,35 @@ fn run_circuit(
             })
         })
         .collect())
+}
+
+/// A clean close: clear every channel, say we are done sending, then wait (briefly) for the
+/// server to close its side. Closing at once would reset the connection while the server still
+/// holds unprocessed clears, and its replies to them would hit a closed socket.
+fn close(stream: &mut TcpStream, channels: &[Channel]) {
+    let mut out = Vec::new();
+    for (cid, channel) in channels.iter().enumerate() {
+        if let Some(sid) = channel.sid {
+            Message::new(cmd::CLEAR_CHANNEL, 0, 0, sid, cid as u32).encode(&mut out);
+        }
+    }
+    if stream.write_all(&out).is_err() || stream.shutdown(std::net::Shutdown::Write).is_err() {
+        return;
+    }
+    let give_up = Instant::now() + CLOSE_GRACE;
+    let mut sink = [0u8; 4096];
+    while let Some(left) = give_up.checked_duration_since(Instant::now()) {
+        if stream
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .is_err()
+        {
+            return;
+        }
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
 }
 
 struct Connection {

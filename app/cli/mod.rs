@@ -16,7 +16,6 @@ use ibex_updater::component::Component;
 use ibex_updater::error::{ErrorKind, UpdateError};
 use ibex_updater::install::{self, InstallLock, InstallOptions, Report};
 use ibex_updater::instrument_link;
-use ibex_updater::instruments::Instrument;
 use ibex_updater::progress::{NoProgress, Progress};
 use ibex_updater::source::{ReleaseSource, TargetRequest, select_target};
 use ibex_updater::status::{self, target_version};
@@ -94,8 +93,17 @@ fn dispatch(cli: &Cli) -> Result<u8> {
         lock_wait: Duration::from_secs(cli.lock_wait),
     };
     match &cli.command {
-        Command::Status(args) => status(cli, &settings, args).map(|_| code::SUCCESS),
-        Command::Check(args) => status(cli, &settings, args).map(verdict_code),
+        Command::Status(args) | Command::Check(args) => {
+            let (worst, unreachable) = status(cli, &settings, args)?;
+            if let Some(e) = unreachable {
+                eprintln!("error: {e:#}");
+                return Ok(exit_code(&e));
+            }
+            Ok(match &cli.command {
+                Command::Check(_) => verdict_code(worst),
+                _ => code::SUCCESS,
+            })
+        }
         Command::Install(args) => install(cli, &settings, args, &options),
         Command::Rollback(args) => {
             let components = args.component.components();
@@ -130,34 +138,58 @@ fn verdict_code(worst: Verdict) -> u8 {
     }
 }
 
-/// Prints the status and returns its most urgent verdict.
-fn status(cli: &Cli, settings: &Settings, args: &ServerArgs) -> Result<Verdict> {
+/// Prints the status and returns its most urgent verdict. An instrument that does not answer
+/// still gets its status printed (verdicts `unknown`, and in JSON an `error` member); that error
+/// comes back beside the verdict for the exit code.
+fn status(
+    cli: &Cli,
+    settings: &Settings,
+    args: &ServerArgs,
+) -> Result<(Verdict, Option<anyhow::Error>)> {
     recover_if_idle(settings);
     let releases = settings.source()?.releases()?;
-    let (instrument, server) = server_version(settings, args)?;
+    let (instrument, server) = match &args.instrument {
+        Some(query) => {
+            let instrument = instrument_link::find(&settings.ca, query)?;
+            paths::remember_instrument(&instrument.name);
+            let version = instrument_link::server_version(&settings.ca, &instrument);
+            (Some(instrument), Some(version))
+        }
+        None => (None, args.server_version.clone().map(Ok)),
+    };
+    let (server, unreachable) = match server {
+        Some(Ok(version)) => (Some(version), None),
+        Some(Err(e)) => (None, Some(anyhow::Error::from(e))),
+        None => (None, None),
+    };
     let status = status::evaluate(&settings.install_root, &releases, server.as_ref())?;
     if cli.json {
-        println!("{}", output::status_json(&status, instrument.as_ref()));
+        let mut doc = output::status_json(&status, instrument.as_ref());
+        if let Some(e) = &unreachable {
+            doc["error"] = json!({"code": exit_code(e), "message": format!("{e:#}")});
+        }
+        println!("{doc}");
     } else {
         print!(
             "{}",
             output::status_text(&status, instrument.as_ref(), settings)
         );
     }
-    Ok(status.worst())
+    Ok((status.worst(), unreachable))
 }
 
-/// The server version: given on the command line, or read live from `--instrument`.
-fn server_version(
-    settings: &Settings,
-    args: &ServerArgs,
-) -> Result<(Option<Instrument>, Option<Version>)> {
+/// The server version for `install`: given on the command line, or read live from
+/// `--instrument`.
+fn server_version(settings: &Settings, args: &ServerArgs) -> Result<Option<Version>> {
     let Some(query) = &args.instrument else {
-        return Ok((None, args.server_version.clone()));
+        return Ok(args.server_version.clone());
     };
-    let (instrument, version) = instrument_link::connect(&settings.ca, query)?;
+    let instrument = instrument_link::find(&settings.ca, query)?;
     paths::remember_instrument(&instrument.name);
-    Ok((Some(instrument), Some(version)))
+    Ok(Some(instrument_link::server_version(
+        &settings.ca,
+        &instrument,
+    )?))
 }
 
 fn instruments(cli: &Cli, settings: &Settings) -> Result<u8> {
@@ -229,7 +261,7 @@ fn plan_and_install(
     options: &InstallOptions,
 ) -> Result<Report> {
     let releases = source.releases()?;
-    let (_, server) = server_version(settings, &args.server)?;
+    let server = server_version(settings, &args.server)?;
     let request = match (server, &args.version) {
         (Some(server), _) => TargetRequest::Server(server),
         (None, Some(release)) => TargetRequest::Release(release.clone()),

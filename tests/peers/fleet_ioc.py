@@ -1,11 +1,12 @@
 """Serves an instrument fleet over Channel Access from a real peer, for the integration tests.
 
-usage: fleet_ioc.py softioc|caproto INSTRUMENTS [--garbled] [--all-answer]
+usage: fleet_ioc.py softioc|caproto INSTRUMENTS [--garbled] [--all-answer] [--log-commands]
 
 The port comes from EPICS_CA_SERVER_PORT. Serves CS:INSTLIST (hex of zlib of JSON, as IBEX
 does), <prefix>CS:VERSION:SVN:REV for each instrument but the last (listed, never answers; with --all-answer, every one),
 TEST:BIG (a 100,000-character char waveform, which needs the extended header) and, with
 --garbled, an instrument GARBLED whose version PV holds no version. Prints READY when serving.
+With --log-commands (caproto only), logs every command the server receives on stdout.
 """
 import json
 import sys
@@ -53,6 +54,9 @@ def serve_caproto(instlist, versions, big):
     import asyncio
     from caproto import ChannelChar, ChannelString
     from caproto.asyncio.server import run
+    if "--log-commands" in sys.argv:
+        import caproto
+        caproto.set_handler(file=sys.stdout, level="DEBUG", color=False)
     pvdb = {"CS:INSTLIST": ChannelChar(value=instlist.encode(), max_length=len(instlist) + 1),
             "TEST:BIG": ChannelChar(value=big.encode(), max_length=len(big) + 1)}
     for pv, version in versions.items():
