@@ -13,6 +13,7 @@ pub mod instruments;
 pub mod paths;
 pub mod policy;
 pub mod progress;
+pub mod settings;
 pub mod source;
 pub mod status;
 pub mod verdict;

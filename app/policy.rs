@@ -1,7 +1,10 @@
-//! The machine policy file, which IT uses to point every desktop at the right release source.
+//! The machine policy, which IT uses to configure every desktop the same way.
 //!
 //! Read from `IBEX_UPDATER_POLICY` when set, else `%ProgramData%\IBEX Updater\policy.toml` on
-//! Windows and `/etc/ibex-updater/policy.toml` elsewhere. A missing file is an empty policy.
+//! Windows (under the registry values in `HKLM\Software\Policies\ISIS\IBEX Updater`, which Group
+//! Policy and the MSI's properties set, and which win) and `/etc/ibex-updater/policy.toml`
+//! elsewhere. A missing file is an empty policy, and empty values count as unset (the MSI writes
+//! empty values for the properties it was not given).
 
 use std::path::{Path, PathBuf};
 
@@ -9,14 +12,31 @@ use serde::Deserialize;
 
 use crate::error::UpdateError;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// A share folder (or, later, a mirror URL).
     pub release_source: Option<String>,
     pub install_root: Option<PathBuf>,
+    /// The instrument this machine works with, used when no other is named.
+    pub instrument: Option<String>,
     /// The site's Channel Access address list (EPICS_CA_ADDR_LIST overrides it).
     pub ca_addr_list: Option<String>,
+    /// Proxy for HTTP mirrors.
+    pub proxy: Option<String>,
+    /// Public keys, besides the built-in ones, that may sign release indexes.
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
+    /// Keep every machine on this release, whatever the instrument runs.
+    pub pinned_release: Option<String>,
+    /// Accept release sources without a signed index.
+    pub allow_unsigned: Option<bool>,
+    /// How often the logon check may run.
+    pub check_interval_hours: Option<u32>,
+    /// Whether the mismatch check runs at logon.
+    pub auto_check: Option<bool>,
+    /// `false` locks every setting this policy sets: users cannot override them.
+    pub users_may_change_settings: Option<bool>,
 }
 
 impl Policy {
@@ -35,8 +55,10 @@ impl Policy {
         }
     }
 
+    /// The machine's policy: the file, then (on Windows) the registry values over it.
     pub fn load() -> Result<Policy, UpdateError> {
-        Self::load_from(&Self::path())
+        let file = Self::load_from(&Self::path())?;
+        Ok(registry::overlay(file))
     }
 
     pub fn load_from(path: &Path) -> Result<Policy, UpdateError> {
@@ -45,11 +67,159 @@ impl Policy {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Policy::default()),
             Err(e) => return Err(UpdateError::io("read the policy file", path)(e)),
         };
-        toml::from_str(&text).map_err(|e| {
+        let policy: Policy = toml::from_str(&text).map_err(|e| {
             UpdateError::Usage(format!(
                 "the policy file {} is not valid: {e}",
                 path.display()
             ))
-        })
+        })?;
+        Ok(policy.without_empty_values())
+    }
+
+    /// Whether the policy fixes its settings for users.
+    pub fn locks_settings(&self) -> bool {
+        self.users_may_change_settings == Some(false)
+    }
+
+    fn without_empty_values(mut self) -> Policy {
+        let blank = |s: &Option<String>| s.as_deref().is_some_and(|v| v.trim().is_empty());
+        for field in [
+            &mut self.release_source,
+            &mut self.instrument,
+            &mut self.ca_addr_list,
+            &mut self.proxy,
+            &mut self.pinned_release,
+        ] {
+            if blank(field) {
+                *field = None;
+            }
+        }
+        if self
+            .install_root
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            self.install_root = None;
+        }
+        self.trusted_keys.retain(|k| !k.trim().is_empty());
+        self
+    }
+}
+
+#[cfg(windows)]
+mod registry {
+    //! `HKLM\Software\Policies\ISIS\IBEX Updater`: string values ReleaseSource, InstallRoot,
+    //! Instrument, CaAddrList, Proxy, PinnedRelease and TrustedKeys (one key per line); DWORD
+    //! values AllowUnsigned, AutoCheck, CheckIntervalHours and UsersMayChangeSettings.
+    use winreg::RegKey;
+    use winreg::enums::HKEY_LOCAL_MACHINE;
+
+    use super::Policy;
+
+    pub const KEY: &str = r"Software\Policies\ISIS\IBEX Updater";
+
+    pub fn overlay(mut policy: Policy) -> Policy {
+        let Ok(key) = RegKey::predef(HKEY_LOCAL_MACHINE).open_subkey(KEY) else {
+            return policy;
+        };
+        let text = |name: &str| {
+            key.get_value::<String, _>(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        };
+        let number = |name: &str| key.get_value::<u32, _>(name).ok();
+        if let Some(v) = text("ReleaseSource") {
+            policy.release_source = Some(v);
+        }
+        if let Some(v) = text("InstallRoot") {
+            policy.install_root = Some(v.into());
+        }
+        if let Some(v) = text("Instrument") {
+            policy.instrument = Some(v);
+        }
+        if let Some(v) = text("CaAddrList") {
+            policy.ca_addr_list = Some(v);
+        }
+        if let Some(v) = text("Proxy") {
+            policy.proxy = Some(v);
+        }
+        if let Some(v) = text("PinnedRelease") {
+            policy.pinned_release = Some(v);
+        }
+        if let Some(v) = text("TrustedKeys") {
+            policy.trusted_keys.extend(
+                v.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from),
+            );
+        }
+        if let Some(v) = number("AllowUnsigned") {
+            policy.allow_unsigned = Some(v != 0);
+        }
+        if let Some(v) = number("AutoCheck") {
+            policy.auto_check = Some(v != 0);
+        }
+        if let Some(v) = number("CheckIntervalHours") {
+            policy.check_interval_hours = Some(v);
+        }
+        if let Some(v) = number("UsersMayChangeSettings") {
+            policy.users_may_change_settings = Some(v != 0);
+        }
+        policy
+    }
+}
+
+#[cfg(not(windows))]
+mod registry {
+    use super::Policy;
+
+    /// Only Windows has a registry; elsewhere the file is the whole policy.
+    pub fn overlay(policy: Policy) -> Policy {
+        policy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_setting_and_treats_empty_values_as_unset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.toml");
+        std::fs::write(
+            &path,
+            r#"
+release_source = '\\server\Releases'
+install_root = ''
+instrument = 'LARMOR'
+ca_addr_list = '192.0.2.255'
+proxy = ' '
+trusted_keys = ['RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3', '']
+pinned_release = '26.2.1'
+allow_unsigned = false
+check_interval_hours = 24
+auto_check = true
+users_may_change_settings = false
+"#,
+        )
+        .unwrap();
+        let policy = Policy::load_from(&path).unwrap();
+        assert_eq!(policy.release_source.as_deref(), Some(r"\\server\Releases"));
+        assert_eq!(policy.install_root, None);
+        assert_eq!(policy.proxy, None);
+        assert_eq!(policy.trusted_keys.len(), 1);
+        assert_eq!(policy.check_interval_hours, Some(24));
+        assert!(policy.locks_settings());
+    }
+
+    #[test]
+    fn unknown_settings_are_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.toml");
+        std::fs::write(&path, "relase_source = 'x'\n").unwrap();
+        let err = Policy::load_from(&path).unwrap_err().to_string();
+        assert!(err.contains("relase_source"), "{err}");
     }
 }

@@ -333,6 +333,26 @@ fn the_address_list_comes_from_the_policy_unless_the_environment_says_otherwise(
     let run = instruments(None);
     run.assert_code(0);
     assert_eq!(run.json()["instruments"][0]["name"], "LARMOR");
+
+    // The policy's instrument is the one asked when none is named.
+    std::fs::write(
+        &policy,
+        format!("ca_addr_list = '127.0.0.1:{port}'\ninstrument = 'zoom'\n"),
+    )
+    .unwrap();
+    let run = Run::from(
+        env.command(&["status", "--json"])
+            .env("IBEX_UPDATER_POLICY", &policy)
+            .env("EPICS_CA_AUTO_ADDR_LIST", "NO")
+            .env("EPICS_CA_REPEATER_PORT", peer.repeater_port.to_string())
+            .env_remove("EPICS_CA_SERVER_PORT")
+            .env_remove("EPICS_CA_ADDR_LIST")
+            .output()
+            .unwrap(),
+    );
+    run.assert_code(0);
+    assert_eq!(run.json()["server"]["instrument"]["name"], "ZOOM");
+    assert_eq!(run.json()["server"]["version"], "26.2.1.1302");
     let dead = free_port();
     let run = instruments(Some(format!("127.0.0.1:{dead}")));
     run.assert_code(5);

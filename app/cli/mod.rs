@@ -148,7 +148,7 @@ fn status(
 ) -> Result<(Verdict, Option<anyhow::Error>)> {
     recover_if_idle(settings);
     let releases = settings.source()?.releases()?;
-    let (instrument, server) = match &args.instrument {
+    let (instrument, server) = match instrument_query(settings, args) {
         Some(query) => {
             let instrument = instrument_link::find(&settings.ca, query)?;
             paths::remember_instrument(&instrument.name);
@@ -178,10 +178,20 @@ fn status(
     Ok((status.worst(), unreachable))
 }
 
+/// The instrument to ask: `--instrument`, else (unless a server version is given) the one the
+/// policy or the user's settings name.
+fn instrument_query<'a>(settings: &'a Settings, args: &'a ServerArgs) -> Option<&'a str> {
+    match (&args.instrument, &args.server_version) {
+        (Some(query), _) => Some(query),
+        (None, None) => settings.instrument.as_deref(),
+        (None, Some(_)) => None,
+    }
+}
+
 /// The server version for `install`: given on the command line, or read live from
 /// `--instrument`.
 fn server_version(settings: &Settings, args: &ServerArgs) -> Result<Option<Version>> {
-    let Some(query) = &args.instrument else {
+    let Some(query) = instrument_query(settings, args) else {
         return Ok(args.server_version.clone());
     };
     let instrument = instrument_link::find(&settings.ca, query)?;
@@ -261,11 +271,13 @@ fn plan_and_install(
     options: &InstallOptions,
 ) -> Result<Report> {
     let releases = source.releases()?;
-    let server = server_version(settings, &args.server)?;
-    let request = match (server, &args.version) {
-        (Some(server), _) => TargetRequest::Server(server),
-        (None, Some(release)) => TargetRequest::Release(release.clone()),
-        (None, None) => TargetRequest::Latest,
+    // A release named with --version wins over any instrument the settings name.
+    let request = match &args.version {
+        Some(release) => TargetRequest::Release(release.clone()),
+        None => match server_version(settings, &args.server)? {
+            Some(server) => TargetRequest::Server(server),
+            None => TargetRequest::Latest,
+        },
     };
     let mut kits = Vec::new();
     for component in args.components.component.components() {

@@ -1,6 +1,6 @@
-//! Where the release source, install root and Channel Access addresses come from: command line,
-//! then environment (both through clap, or EPICS_CA_* for Channel Access), then the machine policy
-//! file, then the defaults.
+//! Where the release source, install root, instrument and Channel Access addresses come from:
+//! command line, then environment (both through clap, or EPICS_CA_* for Channel Access), then the
+//! machine policy, then the user's settings, then the defaults (see `ibex_updater::settings`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use ibex_updater::ca::CaConfig;
 use ibex_updater::error::UpdateError;
 use ibex_updater::install::InstallRoot;
 use ibex_updater::policy::Policy;
+use ibex_updater::settings::{UserSettings, choose};
 use ibex_updater::source::ShareSource;
 use ibex_updater::{demo, demo_fleet, paths};
 
@@ -21,6 +22,8 @@ pub struct Settings {
     pub install_root: InstallRoot,
     /// Where instruments are searched for over Channel Access.
     pub ca: CaConfig,
+    /// The instrument to ask when none is named (policy, then user settings).
+    pub instrument: Option<String>,
 }
 
 impl Settings {
@@ -36,21 +39,41 @@ impl Settings {
                 source: Some(ShareSource::new(demo.share)),
                 install_root: InstallRoot::new(demo.install_root),
                 ca: CaConfig::single(fleet.search_addr(), timeout),
+                instrument: None,
             });
         }
         let policy = Policy::load()?;
-        let source = cli.source.clone().or(policy.release_source);
-        let install_root = cli
-            .install_root
-            .clone()
-            .or(policy.install_root)
-            .unwrap_or_else(paths::default_install_root);
+        let user = UserSettings::load()?;
+        let locked = policy.locks_settings();
+        let source = choose(
+            "the release source (--source, IBEX_UPDATER_SOURCE)",
+            cli.source.clone(),
+            policy.release_source.clone(),
+            user.release_source,
+            locked,
+        )?;
+        let install_root = choose(
+            "the install root (--install-root, IBEX_UPDATER_INSTALL_ROOT)",
+            cli.install_root.clone(),
+            policy.install_root.clone(),
+            user.install_root,
+            locked,
+        )?
+        .map_or_else(paths::default_install_root, |(root, _)| root);
+        let instrument = choose(
+            "the instrument",
+            None,
+            policy.instrument.clone(),
+            user.instrument,
+            locked,
+        )?;
         let ca = CaConfig::from_env(policy.ca_addr_list.as_deref(), timeout)
             .map_err(|e| UpdateError::Usage(e.to_string()))?;
         Ok(Settings {
-            source: source.as_deref().map(share_source).transpose()?,
+            source: source.map(|(s, _)| share_source(&s)).transpose()?,
             install_root: InstallRoot::new(install_root),
             ca,
+            instrument: instrument.map(|(name, _)| name),
         })
     }
 
