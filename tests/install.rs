@@ -331,16 +331,7 @@ fn genie_failure_after_the_gui_was_swapped_swaps_the_gui_back() {
 #[test]
 fn a_second_install_waits_for_the_lock_or_fails_clearly() {
     let env = env_with_26_2_0_installed();
-    let pause_file = env.dir.path().join("paused");
-    let mut first = env
-        .command(&["install", "--version", "26.2.1-hotfix"])
-        .env("IBEX_UPDATER_TEST_PAUSE_AT", "prepared:ibex-gui")
-        .env("IBEX_UPDATER_TEST_PAUSE_FILE", &pause_file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(&pause_file);
+    let mut first = start_paused_install(&env);
     let second = env.run(&["--lock-wait", "0", "install", "--version", "25.8.0"]);
     second.assert_code(1);
     assert!(
@@ -371,16 +362,7 @@ fn a_second_install_waits_for_the_lock_or_fails_clearly() {
 #[test]
 fn a_second_install_waits_for_the_first_to_finish() {
     let env = env_with_26_2_0_installed();
-    let pause_file = env.dir.path().join("paused");
-    let mut first = env
-        .command(&["install", "--version", "26.2.1-hotfix"])
-        .env("IBEX_UPDATER_TEST_PAUSE_AT", "prepared:ibex-gui")
-        .env("IBEX_UPDATER_TEST_PAUSE_FILE", &pause_file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(&pause_file);
+    let mut first = start_paused_install(&env);
     let mut second = env
         .command(&["--lock-wait", "600", "install", "--version", "25.8.0"])
         .stdout(Stdio::piped())
@@ -400,6 +382,21 @@ fn a_second_install_waits_for_the_first_to_finish() {
     assert!(run.stderr.contains("waiting"), "{}", run.stderr);
     assert_eq!(env.installed_version(GUI).as_deref(), Some("25.8.0"));
     assert_clean_staging(&env);
+}
+
+/// Starts an install that takes the lock, stages the GUI, and then waits to be killed.
+fn start_paused_install(env: &Env) -> std::process::Child {
+    let pause_file = env.dir.path().join("paused");
+    let child = env
+        .command(&["install", "--version", "26.2.1-hotfix"])
+        .env("IBEX_UPDATER_TEST_PAUSE_AT", "prepared:ibex-gui")
+        .env("IBEX_UPDATER_TEST_PAUSE_FILE", &pause_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the updater");
+    wait_for(&pause_file);
+    child
 }
 
 pub fn wait_for(path: &std::path::Path) {
