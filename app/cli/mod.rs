@@ -16,6 +16,7 @@ use ibex_updater::component::Component;
 use ibex_updater::error::{ErrorKind, UpdateError};
 use ibex_updater::install::{self, InstallLock, InstallOptions, Report};
 use ibex_updater::instrument_link;
+use ibex_updater::instruments::Instrument;
 use ibex_updater::progress::{NoProgress, Progress};
 use ibex_updater::source::{ReleaseSource, TargetRequest, select_target};
 use ibex_updater::status::{self, target_version};
@@ -148,19 +149,13 @@ fn status(
 ) -> Result<(Verdict, Option<anyhow::Error>)> {
     recover_if_idle(settings);
     let releases = settings.source()?.releases()?;
-    let (instrument, server) = match instrument_query(settings, args) {
-        Some(query) => {
-            let instrument = instrument_link::find(&settings.ca, query)?;
-            paths::remember_instrument(&instrument.name);
-            let version = instrument_link::server_version(&settings.ca, &instrument);
-            (Some(instrument), Some(version))
-        }
-        None => (None, args.server_version.clone().map(Ok)),
-    };
-    let (server, unreachable) = match server {
-        Some(Ok(version)) => (Some(version), None),
-        Some(Err(e)) => (None, Some(anyhow::Error::from(e))),
-        None => (None, None),
+    let Server {
+        instrument,
+        version,
+    } = ask_server(settings, args)?;
+    let (server, unreachable) = match version {
+        Ok(version) => (version, None),
+        Err(e) => (None, Some(anyhow::Error::from(e))),
     };
     let status = status::evaluate(&settings.install_root, &releases, server.as_ref())?;
     if cli.json {
@@ -188,18 +183,29 @@ fn instrument_query<'a>(settings: &'a Settings, args: &'a ServerArgs) -> Option<
     }
 }
 
-/// The server version for `install`: given on the command line, or read live from
-/// `--instrument`.
-fn server_version(settings: &Settings, args: &ServerArgs) -> Result<Option<Version>> {
+/// What a command knows of the server: the instrument it asked, if any, and the server version
+/// (none when neither an instrument nor `--server-version` names one), or why it could not be read.
+struct Server {
+    instrument: Option<Instrument>,
+    version: Result<Option<Version>, UpdateError>,
+}
+
+/// Reads the server version live from the instrument to ask, remembering it, or takes
+/// `--server-version`. Only a failure to find the instrument is an error here.
+fn ask_server(settings: &Settings, args: &ServerArgs) -> Result<Server> {
     let Some(query) = instrument_query(settings, args) else {
-        return Ok(args.server_version.clone());
+        return Ok(Server {
+            instrument: None,
+            version: Ok(args.server_version.clone()),
+        });
     };
     let instrument = instrument_link::find(&settings.ca, query)?;
     paths::remember_instrument(&instrument.name);
-    Ok(Some(instrument_link::server_version(
-        &settings.ca,
-        &instrument,
-    )?))
+    let version = instrument_link::server_version(&settings.ca, &instrument).map(Some);
+    Ok(Server {
+        instrument: Some(instrument),
+        version,
+    })
 }
 
 fn instruments(cli: &Cli, settings: &Settings) -> Result<u8> {
@@ -274,7 +280,7 @@ fn plan_and_install(
     // A release named with --version wins over any instrument the settings name.
     let request = match &args.version {
         Some(release) => TargetRequest::Release(release.clone()),
-        None => match server_version(settings, &args.server)? {
+        None => match ask_server(settings, &args.server)?.version? {
             Some(server) => TargetRequest::Server(server),
             None => TargetRequest::Latest,
         },
