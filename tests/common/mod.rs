@@ -22,13 +22,19 @@ pub fn seven_zip() -> Option<&'static str> {
             .is_ok_and(|o| o.status.success())
     });
     if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "7-Zip (7zz) is required in CI: apt-get install 7zip"
-        );
-        eprintln!("SKIPPED: 7-Zip (7zz) is not installed");
+        peer_missing("7-Zip (7zz)", "apt-get install 7zip");
     }
     found
+}
+
+/// A test that needs a real peer (a tool, a server) calls this when the peer is missing: with `CI`
+/// set that fails the test, so no test is skipped silently in CI; elsewhere it says SKIPPED.
+pub fn peer_missing(what: &str, how_to_install: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what} is required in CI: {how_to_install}"
+    );
+    eprintln!("SKIPPED: {what} is not available ({how_to_install})");
 }
 
 /// Archives `tree` as the release build does: `7z a <archive> . -mx1 -mf=off -r`, run inside it.
