@@ -4,6 +4,9 @@
 //!
 //! `cargo run --release --bin bench-install -- [--files 20000] [--megabytes 600] [--rounds 3]`
 
+#[path = "bench_support.rs"]
+mod bench_support;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,13 +33,7 @@ fn main() -> Result<()> {
                 .is_ok_and(|o| o.status.success())
         })
         .context("the baseline needs 7-Zip: apt-get install 7zip")?;
-    let updater = std::env::current_exe()?
-        .with_file_name(format!("ibex-updater{}", std::env::consts::EXE_SUFFIX));
-    ensure!(
-        updater.is_file(),
-        "build the updater first: cargo build --release (looked for {})",
-        updater.display()
-    );
+    let updater = bench_support::updater_binary()?;
 
     let share = prepare_share(&options, seven_zip)?;
     let archive = share.join("1.0.0/Client/zips/Client.7z");
@@ -57,10 +54,7 @@ fn main() -> Result<()> {
     for version in ["1.0.0", "1.0.1"] {
         run_updater(&updater, &share, &root, version)?;
     }
-    run(Command::new(seven_zip)
-        .args(["x", "-bd", "-y", "-aoa"])
-        .arg(format!("-o{}", baseline_dir.display()))
-        .arg(&archive))?;
+    extract_with_7z(seven_zip, &archive, &baseline_dir)?;
 
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
@@ -124,10 +118,7 @@ fn baseline(
     let start = Instant::now();
     fs::remove_dir_all(dest)?;
     let deleted = start.elapsed();
-    run(Command::new(seven_zip)
-        .args(["x", "-bd", "-y", "-aoa"])
-        .arg(format!("-o{}", dest.display()))
-        .arg(archive))?;
+    extract_with_7z(seven_zip, archive, dest)?;
     let extracted = start.elapsed();
     run(Command::new("cp")
         .arg("-a")
@@ -141,6 +132,14 @@ fn baseline(
 /// writeback.
 fn settle() -> Result<()> {
     run(&mut Command::new("sync"))
+}
+
+/// `7z x -aoa -o<dest> <archive>`, as today's install scripts unpack a kit.
+fn extract_with_7z(seven_zip: &str, archive: &Path, dest: &Path) -> Result<()> {
+    run(Command::new(seven_zip)
+        .args(["x", "-bd", "-y", "-aoa"])
+        .arg(format!("-o{}", dest.display()))
+        .arg(archive))
 }
 
 fn median(times: &mut [Duration]) -> Duration {

@@ -6,6 +6,9 @@
 //! The fleet is the updater's own demo server; with `--python` (a Python with `softioc`), the same
 //! runs are also timed against EPICS Base's soft IOC.
 
+#[path = "bench_support.rs"]
+mod bench_support;
+
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -34,13 +37,7 @@ fn main() -> Result<()> {
         runs > 0 && instruments > 0,
         "--runs and --instruments must be positive"
     );
-    let updater = std::env::current_exe()?
-        .with_file_name(format!("ibex-updater{}", std::env::consts::EXE_SUFFIX));
-    ensure!(
-        updater.is_file(),
-        "build the updater first: cargo build --release (looked for {})",
-        updater.display()
-    );
+    let updater = bench_support::updater_binary()?;
 
     let port = free_port()?;
     let mut fleet = Command::new(&updater);
