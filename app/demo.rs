@@ -2,20 +2,21 @@
 //! every command can be tried without the ISIS network.
 //!
 //! The share holds 25.8.0, 26.2.0, 26.2.1 (a partial release: IBEX GUI only), 26.2.1-hotfix and
-//! 26.8.0. The install root starts with IBEX GUI 25.8.0 and genie_python 26.2.0, so there is
-//! something to update.
+//! 26.8.0, each with release notes. The install root starts with IBEX GUI 25.8.0 and
+//! genie_python 26.2.0, so there is something to update. Each kit carries a few megabytes of
+//! filler, stored uncompressed, so that an install in the window shows its progress.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sevenz_rust2::{ArchiveEntry, ArchiveWriter};
+use sevenz_rust2::{ArchiveEntry, ArchiveWriter, EncoderMethod};
 
 use crate::component::Component;
 use crate::error::UpdateError;
 use crate::install::{self, InstallOptions, InstallRoot};
 use crate::progress::NoProgress;
-use crate::source::share::COPY_COMPLETE;
+use crate::source::share::{COPY_COMPLETE, RELEASE_NOTES};
 use crate::source::{ReleaseSource, ShareSource, TargetRequest, select_target};
 use crate::version::ReleaseName;
 use crate::version_file;
@@ -86,6 +87,9 @@ fn write_share(share: &Path) -> Result<(), UpdateError> {
         for &component in *components {
             write_kit(share, &release, build, component)?;
         }
+        let notes = share.join(name).join(RELEASE_NOTES);
+        fs::write(&notes, release_notes(&release, components))
+            .map_err(UpdateError::io("write", &notes))?;
     }
     Ok(())
 }
@@ -121,9 +125,10 @@ fn write_kit(
         source: std::io::Error::other(format!("{e:?}")),
     };
     let mut writer = ArchiveWriter::create(&archive).map_err(write_err)?;
+    writer.set_content_methods(vec![EncoderMethod::COPY.into()]);
     for (name, content) in &files {
         writer
-            .push_archive_entry(ArchiveEntry::new_file(name), Some(content.as_bytes()))
+            .push_archive_entry(ArchiveEntry::new_file(name), Some(content.as_slice()))
             .map_err(write_err)?;
     }
     writer
@@ -136,9 +141,19 @@ fn write_kit(
     fs::write(&note, "copy complete\r\n").map_err(UpdateError::io("write", &note))
 }
 
-fn demo_files(component: Component, release: &ReleaseName) -> Vec<(String, String)> {
+fn demo_files(component: Component, release: &ReleaseName) -> Vec<(String, Vec<u8>)> {
     let v = &release.version;
-    match component {
+    let (filler_name, filler_len) = match component {
+        Component::IbexGui => (
+            format!("plugins/uk.ac.stfc.isis.ibex.runtime_{v}.jar"),
+            8 << 20,
+        ),
+        Component::GeniePython => (
+            "Lib/site-packages/numpy/core/_multiarray.pyd".into(),
+            3 << 20,
+        ),
+    };
+    let text_files: Vec<(String, String)> = match component {
         Component::IbexGui => vec![
             (
                 "ibex-client.exe".into(),
@@ -172,7 +187,52 @@ fn demo_files(component: Component, release: &ReleaseName) -> Vec<(String, Strin
                 "def cget(block):\n    return None\n".into(),
             ),
         ],
+    };
+    text_files
+        .into_iter()
+        .map(|(name, text)| (name, text.into_bytes()))
+        .chain([(filler_name, filler(filler_len))])
+        .collect()
+}
+
+/// Bytes that look like a compiled file: a fast xorshift stream, the same on every machine.
+fn filler(len: usize) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
     }
+    bytes.truncate(len);
+    bytes
+}
+
+fn release_notes(release: &ReleaseName, components: &[Component]) -> String {
+    let kits = components
+        .iter()
+        .map(|c| format!("- {c}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let what = match release.suffix.as_deref() {
+        Some(suffix) => format!(
+            "A **{suffix}** build of {}: install it only when the release team asks you to.",
+            release.version
+        ),
+        None if components.len() < Component::ALL.len() => {
+            "A *partial* release: only the kits below were rebuilt; the others come from the \
+             previous release of the same line."
+                .to_string()
+        }
+        None => "A full release of the IBEX client.".to_string(),
+    };
+    format!(
+        "# IBEX {release} (demo)\n\n{what}\n\n## Kits\n\n{kits}\n\n## Changes\n\n\
+         - Faster start-up of the script generator.\n\
+         - Block names may now contain underscores.\n\
+         - `g.cset()` reports the block's limits when a value is refused.\n"
+    )
 }
 
 fn preinstall(demo: &Demo) -> Result<(), UpdateError> {

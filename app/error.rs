@@ -130,6 +130,9 @@ pub enum UpdateError {
     #[error("{0}")]
     Usage(String),
 
+    #[error("the install was cancelled before anything was swapped in")]
+    Cancelled,
+
     /// Raised only by the test hook `IBEX_UPDATER_TEST_FAIL_AT`.
     #[error("failed on purpose at test checkpoint '{checkpoint}'")]
     TestFailure { checkpoint: String },

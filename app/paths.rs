@@ -1,8 +1,10 @@
 //! Default locations.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use directories::ProjectDirs;
+
+use crate::error::UpdateError;
 
 /// Per-user data: the demo, remembered settings. `IBEX_UPDATER_DATA_DIR` overrides it.
 pub fn data_dir() -> PathBuf {
@@ -23,17 +25,28 @@ pub fn default_install_root() -> PathBuf {
     }
 }
 
-/// The instrument last used with `--instrument`, for the next session to start from.
-pub fn last_instrument() -> Option<String> {
-    std::fs::read_to_string(data_dir().join("last-instrument.txt"))
+/// Writes a small file beside its final place and renames it in, so a crash never leaves it
+/// half-written.
+pub fn write_atomically(path: &Path, text: &str) -> Result<(), UpdateError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(UpdateError::io("create", parent))?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(UpdateError::io("write", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(UpdateError::io("replace", path))
+}
+
+/// The instrument last used (with `--instrument` or in the window) in the data folder `dir`, for
+/// the next session to start from.
+pub fn last_instrument(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join("last-instrument.txt"))
         .ok()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
 }
 
-pub fn remember_instrument(name: &str) {
-    let dir = data_dir();
-    if let Err(e) = std::fs::create_dir_all(&dir)
+pub fn remember_instrument(dir: &Path, name: &str) {
+    if let Err(e) = std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(dir.join("last-instrument.txt"), name))
     {
         tracing::debug!(

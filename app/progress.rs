@@ -1,5 +1,5 @@
-//! How long-running work reports progress. The CLI draws a bar or writes log lines; the GUI will
-//! poll the same reports.
+//! How long-running work reports progress, and hears that it should stop. The CLI draws a bar or
+//! writes log lines; the window polls the same reports and has a Cancel button.
 
 use crate::component::Component;
 
@@ -31,6 +31,12 @@ pub trait Progress: Send + Sync {
     fn stage(&self, component: Component, stage: Stage, total: Option<u64>);
     /// Bytes done so far in the current stage.
     fn advance(&self, done: u64);
+    /// Whether the front end asked to stop. Work checks this between chunks, and stops with
+    /// [`crate::error::UpdateError::Cancelled`] while nothing has been swapped in yet; from the
+    /// swap on, the transaction runs to its end (it takes milliseconds).
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// Reports nothing.

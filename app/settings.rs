@@ -18,6 +18,8 @@ pub struct UserSettings {
     pub release_source: Option<String>,
     pub install_root: Option<PathBuf>,
     pub instrument: Option<String>,
+    /// For HTTP(S) release sources.
+    pub proxy: Option<String>,
 }
 
 impl UserSettings {
@@ -40,6 +42,11 @@ impl UserSettings {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(UserSettings::default()),
             Err(e) => Err(UpdateError::io("read", path)(e)),
         }
+    }
+
+    pub fn save_to(&self, path: &Path) -> Result<(), UpdateError> {
+        let text = toml::to_string(self).map_err(|e| UpdateError::Usage(e.to_string()))?;
+        paths::write_atomically(path, &text)
     }
 }
 

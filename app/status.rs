@@ -32,6 +32,20 @@ impl Status {
             .max_by_key(|v| v.severity())
             .unwrap_or(Verdict::UpToDate)
     }
+
+    /// The target kits of `components` that differ from what is installed: what "install the
+    /// matching client" installs, as one transaction.
+    pub fn outdated_kits(&self, components: &[Component]) -> Vec<Kit> {
+        self.components
+            .iter()
+            .filter(|c| components.contains(&c.component))
+            .filter_map(|c| {
+                let kit = c.target.as_ref()?;
+                let wanted = ClientVersion::Release(target_version(kit));
+                (c.installed.as_ref() != Some(&wanted)).then(|| kit.clone())
+            })
+            .collect()
+    }
 }
 
 /// Without a server version the target is the newest release, and the verdict `unknown`.

@@ -52,8 +52,9 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 2.0)]
     pub ca_timeout: f64,
 
+    /// Without a command, the window opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,7 +62,7 @@ pub enum Command {
     /// Show installed versions, target kits and verdicts.
     Status(ServerArgs),
     /// Like status; the exit code is the most urgent verdict (0, 10, 11 or 12).
-    Check(ServerArgs),
+    Check(CheckArgs),
     /// Install the kits that match a server version, a named release, or the newest release.
     Install(InstallArgs),
     /// Put back the version that the last install or rollback replaced.
@@ -93,6 +94,17 @@ pub struct ServerArgs {
     /// Read the server version live from this instrument (name, host name or PV prefix).
     #[arg(long, value_name = "NAME")]
     pub instrument: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// When the client does not match, open a small window that offers to update (for the IBEX
+    /// GUI's launcher or a logon script). Nothing is shown when it matches.
+    #[arg(long)]
+    pub prompt: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod args;
 mod output;
 mod progress;
 mod settings;
+mod window;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -25,11 +26,11 @@ use ibex_updater::version::{ClientVersion, Version};
 use ibex_updater::{demo_fleet, paths};
 use serde_json::json;
 
-use args::{Cli, Command, DemoFleetArgs, InstallArgs, ServerArgs};
-use settings::Settings;
+use args::{CheckArgs, Cli, Command, DemoFleetArgs, InstallArgs, ServerArgs};
+use ibex_updater::effective::Settings;
 
 /// The exit codes documented in the README.
-mod code {
+pub(crate) mod code {
     pub const SUCCESS: u8 = 0;
     pub const FAILURE: u8 = 1;
     pub const USAGE: u8 = 2;
@@ -43,7 +44,11 @@ mod code {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.silent);
+    if window::opens_window(&cli) {
+        window::init_file_logging();
+    } else {
+        init_logging(cli.silent);
+    }
     match dispatch(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -70,7 +75,7 @@ fn init_logging(silent: bool) {
         .init();
 }
 
-fn exit_code(e: &anyhow::Error) -> u8 {
+pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
     match e
         .chain()
         .find_map(|cause| cause.downcast_ref::<UpdateError>())
@@ -85,22 +90,26 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 }
 
 fn dispatch(cli: &Cli) -> Result<u8> {
-    if let Command::DemoFleet(args) = &cli.command {
+    let Some(command) = &cli.command else {
+        return window::open(cli);
+    };
+    if let Command::DemoFleet(args) = command {
         return serve_demo_fleet(args);
     }
-    let settings = Settings::resolve(cli)?;
+    let settings = settings::resolve(cli)?;
     let options = InstallOptions {
         hostname: gethostname::gethostname().to_string_lossy().into_owned(),
         lock_wait: Duration::from_secs(cli.lock_wait),
     };
-    match &cli.command {
-        Command::Status(args) | Command::Check(args) => {
+    match command {
+        Command::Check(args) if args.prompt => window::prompt(cli, &settings, &args.server),
+        Command::Status(args) | Command::Check(CheckArgs { server: args, .. }) => {
             let (worst, unreachable) = status(cli, &settings, args)?;
             if let Some(e) = unreachable {
                 eprintln!("error: {e:#}");
                 return Ok(exit_code(&e));
             }
-            Ok(match &cli.command {
+            Ok(match command {
                 Command::Check(_) => verdict_code(worst),
                 _ => code::SUCCESS,
             })
@@ -130,7 +139,7 @@ fn dispatch(cli: &Cli) -> Result<u8> {
     }
 }
 
-fn verdict_code(worst: Verdict) -> u8 {
+pub(crate) fn verdict_code(worst: Verdict) -> u8 {
     match worst {
         Verdict::UpdateAvailable => code::UPDATE_AVAILABLE,
         Verdict::UpdateRecommended => code::UPDATE_RECOMMENDED,
@@ -185,14 +194,14 @@ fn instrument_query<'a>(settings: &'a Settings, args: &'a ServerArgs) -> Option<
 
 /// What a command knows of the server: the instrument it asked, if any, and the server version
 /// (none when neither an instrument nor `--server-version` names one), or why it could not be read.
-struct Server {
-    instrument: Option<Instrument>,
-    version: Result<Option<Version>, UpdateError>,
+pub(crate) struct Server {
+    pub instrument: Option<Instrument>,
+    pub version: Result<Option<Version>, UpdateError>,
 }
 
 /// Reads the server version live from the instrument to ask, remembering it, or takes
 /// `--server-version`. Only a failure to find the instrument is an error here.
-fn ask_server(settings: &Settings, args: &ServerArgs) -> Result<Server> {
+pub(crate) fn ask_server(settings: &Settings, args: &ServerArgs) -> Result<Server> {
     let Some(query) = instrument_query(settings, args) else {
         return Ok(Server {
             instrument: None,
@@ -200,7 +209,7 @@ fn ask_server(settings: &Settings, args: &ServerArgs) -> Result<Server> {
         });
     };
     let instrument = instrument_link::find(&settings.ca, query)?;
-    paths::remember_instrument(&instrument.name);
+    paths::remember_instrument(&paths::data_dir(), &instrument.name);
     let version = instrument_link::server_version(&settings.ca, &instrument).map(Some);
     Ok(Server {
         instrument: Some(instrument),
@@ -211,7 +220,7 @@ fn ask_server(settings: &Settings, args: &ServerArgs) -> Result<Server> {
 fn instruments(cli: &Cli, settings: &Settings) -> Result<u8> {
     let list = instrument_link::instrument_list(&settings.ca)?;
     let statuses = instrument_link::server_versions(&settings.ca, list);
-    let last = paths::last_instrument();
+    let last = paths::last_instrument(&paths::data_dir());
     if cli.json {
         println!("{}", output::instruments_json(&statuses, last.as_deref()));
     } else {
@@ -240,7 +249,7 @@ fn serve_demo_fleet(args: &DemoFleetArgs) -> Result<u8> {
 
 /// Read-only commands tidy up after an interrupted install too, when nobody else is installing
 /// and the install root is writable; otherwise the next install does it.
-fn recover_if_idle(settings: &Settings) {
+pub(crate) fn recover_if_idle(settings: &Settings) {
     let root = &settings.install_root;
     if !root.state_dir().exists() {
         return;

@@ -7,7 +7,7 @@ use ibex_updater::source::{KitStatus, Release};
 use ibex_updater::status::{Status, target_version};
 use serde_json::{Value, json};
 
-use crate::cli::settings::Settings;
+use ibex_updater::effective::Settings;
 
 pub fn status_json(status: &Status, instrument: Option<&Instrument>) -> Value {
     json!({

@@ -106,6 +106,9 @@ fn write_entry(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(read_failed(e)),
         };
+        if progress.cancelled() {
+            return Err(UpdateError::Cancelled);
+        }
         out.write_all(&buf[..n])
             .map_err(UpdateError::io("write", &path))?;
         *done += n as u64;

@@ -86,6 +86,10 @@ pub fn install(
         .map(|kit| prepare(root, source, kit, &tx_dir, progress, options))
         .collect();
     let staged = match staged {
+        Ok(_) if progress.cancelled() => {
+            discard(&tx_dir);
+            return Err(UpdateError::Cancelled);
+        }
         Ok(staged) => staged,
         Err(e) => {
             discard(&tx_dir);

@@ -40,6 +40,9 @@ pub fn copy_and_hash(
                 });
             }
         };
+        if progress.cancelled() {
+            return Err(UpdateError::Cancelled);
+        }
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n])
             .map_err(UpdateError::io("write", dest))?;

@@ -112,4 +112,7 @@ pub trait ReleaseSource: Send + Sync + fmt::Debug {
 
     /// Opens a kit's archive for reading.
     fn open_archive(&self, kit: &Kit) -> Result<ArchiveStream, UpdateError>;
+
+    /// The release's notes in Markdown, when the source publishes them.
+    fn release_notes(&self, release: &ReleaseName) -> Option<String>;
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! <root>/<X.Y.Z>[-suffix]/Client/{Client/VERSION.txt, zips/Client.7z, COPY_COMPLETE.txt}
 //! <root>/<X.Y.Z>[-suffix]/genie_python_3/{VERSION.txt, zips/Python.7z, COPY_COMPLETE.txt}
+//! <root>/<X.Y.Z>[-suffix]/RELEASE_NOTES.md   (optional)
 //! ```
 
 use std::fs::{self, File};
@@ -16,6 +17,9 @@ use crate::version_file;
 
 /// Written last by the release build: a kit without it was not fully copied.
 pub const COPY_COMPLETE: &str = "COPY_COMPLETE.txt";
+
+/// Optional Markdown notes in a release folder, shown by the window.
+pub const RELEASE_NOTES: &str = "RELEASE_NOTES.md";
 
 #[derive(Debug, Clone)]
 pub struct ShareSource {
@@ -116,5 +120,10 @@ impl ReleaseSource for ShareSource {
             reader: Box::new(file),
             len: Some(len),
         })
+    }
+
+    fn release_notes(&self, release: &ReleaseName) -> Option<String> {
+        let path = self.root.join(release.to_string()).join(RELEASE_NOTES);
+        fs::read_to_string(path).ok()
     }
 }

@@ -1,0 +1,146 @@
+//! The settings a run works with, resolved once for every front end: the command line and its
+//! environment variables, then the machine policy, then the user's settings, then the defaults
+//! (the precedence rules are in [`crate::settings`]). `--demo` replaces all of them with the
+//! built-in demo.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::ca::CaConfig;
+use crate::error::UpdateError;
+use crate::install::InstallRoot;
+use crate::policy::Policy;
+use crate::settings::{Origin, UserSettings, choose};
+use crate::source::ShareSource;
+use crate::{demo, demo_fleet, paths};
+
+/// What the command line (or its environment variables) asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub source: Option<String>,
+    pub install_root: Option<PathBuf>,
+    pub ca_timeout: Duration,
+    pub demo: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The release source as written (a folder or a URL), and where that came from.
+    pub source_location: Option<(String, Origin)>,
+    pub source: Option<ShareSource>,
+    pub install_root: InstallRoot,
+    pub install_root_origin: Option<Origin>,
+    /// Where instruments are searched for over Channel Access.
+    pub ca: CaConfig,
+    /// The instrument to ask when none is named (policy, then user settings).
+    pub instrument: Option<String>,
+    pub policy: Policy,
+    pub user: UserSettings,
+    /// Running against the built-in demo: nothing here is the user's.
+    pub demo: bool,
+    /// What this was resolved from, to resolve again after the settings change.
+    pub overrides: Overrides,
+}
+
+impl Settings {
+    pub fn resolve(overrides: &Overrides) -> Result<Settings, UpdateError> {
+        let timeout = overrides.ca_timeout;
+        if overrides.demo {
+            let mut settings = Self::demo(&paths::data_dir().join("demo"), timeout)?;
+            settings.overrides = overrides.clone();
+            return Ok(settings);
+        }
+        let policy = Policy::load()?;
+        let user = UserSettings::load()?;
+        let locked = policy.locks_settings();
+        let source = choose(
+            "the release source (--source, IBEX_UPDATER_SOURCE)",
+            overrides.source.clone(),
+            policy.release_source.clone(),
+            user.release_source.clone(),
+            locked,
+        )?;
+        let install_root = choose(
+            "the install root (--install-root, IBEX_UPDATER_INSTALL_ROOT)",
+            overrides.install_root.clone(),
+            policy.install_root.clone(),
+            user.install_root.clone(),
+            locked,
+        )?;
+        let instrument = choose(
+            "the instrument",
+            None,
+            policy.instrument.clone(),
+            user.instrument.clone(),
+            locked,
+        )?;
+        let ca = CaConfig::from_env(policy.ca_addr_list.as_deref(), timeout)
+            .map_err(|e| UpdateError::Usage(e.to_string()))?;
+        Ok(Settings {
+            source: source.as_ref().map(|(s, _)| share_source(s)).transpose()?,
+            source_location: source,
+            install_root_origin: install_root.as_ref().map(|(_, origin)| *origin),
+            install_root: InstallRoot::new(
+                install_root.map_or_else(paths::default_install_root, |(root, _)| root),
+            ),
+            ca,
+            instrument: instrument.map(|(name, _)| name),
+            policy,
+            user,
+            demo: false,
+            overrides: overrides.clone(),
+        })
+    }
+
+    /// The demo share and install root in `dir` (generated on first use) and the simulated
+    /// fleet, served on loopback for as long as the process runs.
+    pub fn demo(dir: &Path, timeout: Duration) -> Result<Settings, UpdateError> {
+        let demo = demo::ensure(dir)?;
+        let fleet = demo_fleet::serve(0, None).map_err(|e| UpdateError::Io {
+            op: "start the demo instrument fleet on",
+            path: PathBuf::from("127.0.0.1"),
+            source: e,
+        })?;
+        Ok(Settings {
+            source_location: Some((demo.share.display().to_string(), Origin::CommandLine)),
+            source: Some(ShareSource::new(demo.share)),
+            install_root: InstallRoot::new(demo.install_root),
+            install_root_origin: Some(Origin::CommandLine),
+            ca: CaConfig::single(fleet.search_addr(), timeout),
+            instrument: None,
+            policy: Policy::default(),
+            user: UserSettings::default(),
+            demo: true,
+            overrides: Overrides {
+                demo: true,
+                ca_timeout: timeout,
+                ..Overrides::default()
+            },
+        })
+    }
+
+    pub fn source(&self) -> Result<&ShareSource, UpdateError> {
+        self.source.as_ref().ok_or_else(|| {
+            UpdateError::Usage(format!(
+                "no release source is set: pass --source, set IBEX_UPDATER_SOURCE, or ask IT to set release_source in {} \
+                 (try --demo to see the updater work without the ISIS network)",
+                Policy::path().display()
+            ))
+        })
+    }
+
+    /// Whether the policy fixes this setting, so the window shows it read-only.
+    pub fn is_locked(&self, origin: Option<Origin>) -> bool {
+        self.policy.locks_settings() && origin == Some(Origin::Policy)
+    }
+}
+
+/// A release source as written in settings: a folder, or (later) a mirror URL.
+pub fn share_source(location: &str) -> Result<ShareSource, UpdateError> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return Err(UpdateError::Usage(format!(
+            "{location}: this build of ibex-updater reads release shares only; HTTP mirrors are not supported yet"
+        )));
+    }
+    Ok(ShareSource::new(PathBuf::from(location)))
+}
