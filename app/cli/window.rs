@@ -68,11 +68,11 @@ pub fn open(cli: &Cli) -> Result<u8> {
         settings.source_location,
         settings.install_root.path().display()
     );
-    gui::run_window(Backend::new(settings, paths::data_dir())).map_err(no_window)?;
+    gui::run_window(Backend::new(settings, paths::data_dir())).map_err(|e| no_window(&e))?;
     Ok(code::SUCCESS)
 }
 
-fn no_window(e: eframe::Error) -> anyhow::Error {
+fn no_window(e: &eframe::Error) -> anyhow::Error {
     anyhow::anyhow!(
         "could not open the window: {e}. Without a display, use the commands instead (ibex-updater --help)"
     )
@@ -134,7 +134,7 @@ pub fn prompt(cli: &Cli, settings: &Settings, args: &ServerArgs) -> Result<u8> {
         memory_path,
     );
     let outcome = gui::run_prompt(app)
-        .map_err(no_window)
+        .map_err(|e| no_window(&e))
         .context("could not ask about the update")?;
     tracing::info!("the user chose {outcome:?}");
     Ok(match outcome {

@@ -40,6 +40,7 @@ pub struct UpdaterApp {
     settings_form: SettingsForm,
     release_picker: ReleasePicker,
     notes_cache: CommonMarkCache,
+    started: bool,
 }
 
 impl std::fmt::Debug for UpdaterApp {
@@ -53,14 +54,15 @@ impl std::fmt::Debug for UpdaterApp {
 }
 
 impl UpdaterApp {
-    pub fn new(ctx: &egui::Context, mut backend: Backend) -> UpdaterApp {
+    /// The first frame starts reading the instruments and the installed client.
+    pub fn new(mut backend: Backend) -> UpdaterApp {
         let (tx, rx) = std::sync::mpsc::channel();
         let replies = backend.take_receiver().unwrap_or_else(|| {
             // A backend hands its receiver out once; a second window gets a dead channel.
             drop(tx);
             rx
         });
-        let mut app = UpdaterApp {
+        UpdaterApp {
             selected: backend.first_instrument(),
             backend,
             replies,
@@ -73,10 +75,8 @@ impl UpdaterApp {
             settings_form: SettingsForm::default(),
             release_picker: ReleasePicker::default(),
             notes_cache: CommonMarkCache::default(),
-        };
-        app.backend.load_instruments(ctx);
-        app.reload_overview(ctx);
-        app
+            started: false,
+        }
     }
 
     /// The messages on show, newest last (for tests and the log).
@@ -91,6 +91,11 @@ impl UpdaterApp {
     /// Draws one frame.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
+        if !self.started {
+            self.started = true;
+            self.backend.load_instruments(&ctx);
+            self.reload_overview(&ctx);
+        }
         self.drain_replies(&ctx);
 
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
@@ -148,7 +153,7 @@ impl UpdaterApp {
                 }
                 Reply::Folder { field, path } => {
                     if let Some(path) = path {
-                        self.settings_form.set_folder(field, path);
+                        self.settings_form.set_folder(field, &path);
                     }
                 }
             }
@@ -439,7 +444,7 @@ fn job_view(ui: &mut egui::Ui, kind: &JobKind, progress: &JobProgress) {
     ui.horizontal(|ui| {
         ui.strong(title);
         for (component, stage) in &snapshot.finished {
-            ui.label(RichText::new(format!("✔ {component} {}", stage.label())).small());
+            ui.label(RichText::new(format!("{component} {}: done", stage.label())).small());
         }
     });
     let stage_text = snapshot.current.map_or_else(

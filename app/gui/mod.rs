@@ -52,7 +52,7 @@ pub fn run_window(backend: Backend) -> Result<(), eframe::Error> {
     eframe::run_native(
         title,
         native_options(title, [980.0, 640.0]),
-        Box::new(|cc| Ok(Box::new(UpdaterApp::new(&cc.egui_ctx, backend)))),
+        Box::new(|_| Ok(Box::new(UpdaterApp::new(backend)))),
     )
 }
 
@@ -61,7 +61,7 @@ pub fn run_prompt(app: PromptApp) -> Result<PromptOutcome, eframe::Error> {
     let outcome = app.outcome_handle();
     eframe::run_native(
         "IBEX client update",
-        native_options("IBEX client update", [520.0, 300.0]),
+        native_options("IBEX client update", [520.0, 220.0]),
         Box::new(|_| Ok(Box::new(app))),
     )?;
     Ok(outcome.take())

@@ -90,12 +90,9 @@ pub fn show(ui: &mut egui::Ui, notice: &Notice) -> bool {
         .stroke(egui::Stroke::new(1.5, colour))
         .show(ui, |ui| {
             ui.set_width(ui.available_width());
-            ui.horizontal(|ui| {
-                ui.label(RichText::new(&notice.headline).color(colour).strong());
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    dismissed = ui.button("Dismiss").clicked();
-                });
-            });
+            // The headline wraps, so a long message never widens the window.
+            ui.add(egui::Label::new(RichText::new(&notice.headline).color(colour).strong()).wrap());
+            dismissed = ui.button("Dismiss").clicked();
             if let Some(detail) = &notice.detail {
                 egui::CollapsingHeader::new("Details")
                     .id_salt(&notice.headline)

@@ -41,7 +41,7 @@ impl SettingsForm {
         self.open = true;
     }
 
-    pub fn set_folder(&mut self, field: FolderField, path: PathBuf) {
+    pub fn set_folder(&mut self, field: FolderField, path: &std::path::Path) {
         let text = path.display().to_string();
         match field {
             FolderField::ReleaseSource => self.source = text,
