@@ -41,7 +41,11 @@ pub struct UpdaterApp {
     release_picker: ReleasePicker,
     notes_cache: CommonMarkCache,
     started: bool,
+    first_frame_logged: bool,
 }
+
+/// Logged once the first frame has been presented.
+pub const FIRST_FRAME_LOG: &str = "first frame presented";
 
 impl std::fmt::Debug for UpdaterApp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -76,6 +80,7 @@ impl UpdaterApp {
             release_picker: ReleasePicker::default(),
             notes_cache: CommonMarkCache::default(),
             started: false,
+            first_frame_logged: false,
         }
     }
 
@@ -95,6 +100,10 @@ impl UpdaterApp {
             self.started = true;
             self.backend.load_instruments(&ctx);
             self.reload_overview(&ctx);
+        } else if !self.first_frame_logged {
+            // The previous frame is on screen now; `bench-window` waits for this line.
+            self.first_frame_logged = true;
+            tracing::info!("{FIRST_FRAME_LOG}");
         }
         self.drain_replies(&ctx);
 

@@ -17,7 +17,7 @@ mod theme;
 
 use std::sync::Arc;
 
-pub use app::UpdaterApp;
+pub use app::{FIRST_FRAME_LOG, UpdaterApp};
 pub use backend::Backend;
 pub use explain::sentence;
 pub use job_progress::JobProgress;
