@@ -123,6 +123,20 @@ fn msi_builds_with_wixl_and_carries_version_properties_and_upgrade_code() {
         );
     }
 
+    // The logon check is registered for every user, and gated by AutoCheck in the program.
+    let run = registry
+        .iter()
+        .find(|r| r[3] == "IBEX Updater check")
+        .unwrap_or_else(|| panic!("no logon entry in {registry:?}"));
+    assert_eq!(
+        (run[1].as_str(), run[2].as_str(), run[4].as_str()),
+        (
+            "2",
+            r"Software\Microsoft\Windows\CurrentVersion\Run",
+            r#""[INSTALLDIR]ibex-updater.exe" check --prompt --logon"#
+        )
+    );
+
     // Program Files, and a Start menu shortcut to the executable.
     let directory = export(&msi, "Directory");
     assert!(

@@ -73,3 +73,36 @@ fn an_instrument_that_does_not_answer_is_no_reason_to_interrupt() {
     run.assert_code(5);
     assert!(!run.stderr.contains("window"), "{}", run.stderr);
 }
+
+#[test]
+fn the_logon_check_runs_only_when_the_policy_turns_it_on_and_not_too_often() {
+    let env = Env::new();
+    let policy = env.dir.path().join("no-policy.toml");
+    let logon = |env: &Env| {
+        let mut command = env.command(&[
+            "check",
+            "--prompt",
+            "--logon",
+            "--server-version",
+            "26.2.0.1234",
+        ]);
+        command.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");
+        common::Run::from(command.output().unwrap())
+    };
+    common::Share::standard(&env.share);
+    // Nothing installed: a mismatch, but auto_check is off, so nothing happens.
+    logon(&env).assert_code(0);
+    fs::write(&policy, "auto_check = false\n").unwrap();
+    logon(&env).assert_code(0);
+
+    fs::write(&policy, "auto_check = true\ncheck_interval_hours = 24\n").unwrap();
+    let run = logon(&env);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("could not open the window"),
+        "{}",
+        run.stderr
+    );
+    // Within the interval, the next logon stays quiet.
+    logon(&env).assert_code(0);
+}

@@ -39,16 +39,22 @@ fn main() -> Result<()> {
 }
 
 fn bench(updater: &Path, data: &Path, runs: usize) -> Result<()> {
-
     // Generate the demo once, so the timed runs measure start-up, not the demo's first use.
     let warm_up = measure(updater, data)?;
-    println!("warm-up run (generates the demo): first frame {:.0} ms", warm_up.0.as_secs_f64() * 1e3);
+    println!(
+        "warm-up run (generates the demo): first frame {:.0} ms",
+        warm_up.0.as_secs_f64() * 1e3
+    );
 
     let mut frames = Vec::new();
     let mut rss = Vec::new();
     for run in 1..=runs {
         let (frame, kib) = measure(updater, data)?;
-        println!("run {run}: first frame {:.0} ms, RSS {:.1} MB", frame.as_secs_f64() * 1e3, kib as f64 / 1024.0);
+        println!(
+            "run {run}: first frame {:.0} ms, RSS {:.1} MB",
+            frame.as_secs_f64() * 1e3,
+            kib as f64 / 1024.0
+        );
         frames.push(frame);
         rss.push(kib);
     }
@@ -88,9 +94,15 @@ fn measure(updater: &Path, data: &Path) -> Result<(Duration, u64)> {
             break started.elapsed();
         }
         if let Some(status) = child.0.try_wait()? {
-            bail!("the window exited ({status}) before its first frame; see {}", log.display());
+            bail!(
+                "the window exited ({status}) before its first frame; see {}",
+                log.display()
+            );
         }
-        ensure!(started.elapsed() < Duration::from_secs(60), "no first frame after 60 s");
+        ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "no first frame after 60 s"
+        );
         std::thread::sleep(Duration::from_millis(2));
     };
     std::thread::sleep(Duration::from_secs(2));

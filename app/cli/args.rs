@@ -105,6 +105,12 @@ pub struct CheckArgs {
     /// GUI's launcher or a logon script). Nothing is shown when it matches.
     #[arg(long)]
     pub prompt: bool,
+
+    /// Run by the logon entry that the MSI registers: does nothing unless the machine policy
+    /// turns `auto_check` on, runs at most once per `check_interval_hours`, and uses the policy's
+    /// or the last used instrument.
+    #[arg(long, requires = "prompt")]
+    pub logon: bool,
 }
 
 #[derive(Debug, Args)]

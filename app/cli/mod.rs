@@ -102,6 +102,7 @@ fn dispatch(cli: &Cli) -> Result<u8> {
         lock_wait: Duration::from_secs(cli.lock_wait),
     };
     match command {
+        Command::Check(args) if args.logon => window::logon_check(cli, &settings, &args.server),
         Command::Check(args) if args.prompt => window::prompt(cli, &settings, &args.server),
         Command::Status(args) | Command::Check(CheckArgs { server: args, .. }) => {
             let (worst, unreachable) = status(cli, &settings, args)?;

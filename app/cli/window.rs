@@ -142,3 +142,46 @@ pub fn prompt(cli: &Cli, settings: &Settings, args: &ServerArgs) -> Result<u8> {
         _ => verdict_code(worst),
     })
 }
+
+/// `check --prompt --logon`, which the MSI registers to run at every logon: asks only when the
+/// machine policy turns `auto_check` on, at most once per `check_interval_hours`, about the
+/// instrument named, else the policy's, else the one last used. Otherwise it exits 0 quietly.
+pub fn logon_check(cli: &Cli, settings: &Settings, args: &ServerArgs) -> Result<u8> {
+    if settings.policy.auto_check != Some(true) {
+        tracing::info!("logon check: auto_check is off in the machine policy");
+        return Ok(code::SUCCESS);
+    }
+    let stamp = paths::data_dir().join("last-logon-check.txt");
+    let now = SystemTime::now();
+    if let Some(hours) = settings.policy.check_interval_hours {
+        let last = fs::read_to_string(&stamp)
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .map(|secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
+        let interval = Duration::from_secs(u64::from(hours) * 3600);
+        if last.is_some_and(|last| now.duration_since(last).is_ok_and(|d| d < interval)) {
+            tracing::info!("logon check: already ran within {hours} h");
+            return Ok(code::SUCCESS);
+        }
+    }
+    let seconds = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if let Err(e) = paths::write_atomically(&stamp, &seconds.to_string()) {
+        tracing::warn!("logon check: {e}");
+    }
+    let instrument = args
+        .instrument
+        .clone()
+        .or_else(|| settings.instrument.clone())
+        .or_else(|| paths::last_instrument(&paths::data_dir()));
+    if instrument.is_none() && args.server_version.is_none() {
+        tracing::info!("logon check: no instrument is known yet");
+        return Ok(code::SUCCESS);
+    }
+    let args = ServerArgs {
+        instrument,
+        server_version: args.server_version.clone(),
+    };
+    prompt(cli, settings, &args)
+}
