@@ -131,7 +131,7 @@ mod tests {
         let snapshot = progress.snapshot();
         assert_eq!(snapshot.fraction(), Some(0.5));
         assert!(
-            snapshot.describe().starts_with("12.0 of 24.0 MB"),
+            snapshot.describe().starts_with("12.0 MB of 24.0 MB"),
             "{}",
             snapshot.describe()
         );
