@@ -93,6 +93,19 @@ fn click_button(harness: &mut Harness<'_, impl Sized>, label: &str) {
     harness.step();
 }
 
+/// Picks LARMOR and starts "Install matching client" from a source that holds the archive back
+/// halfway until the gate opens.
+fn start_held_install(demo: &Demo) -> (Harness<'static, UpdaterApp>, Gate) {
+    let gate = Gate::closed();
+    let source = GatedSource::new(demo.share(), gate.clone());
+    let mut harness = harness(UpdaterApp::new(
+        demo.backend().with_source(Arc::new(source)),
+    ));
+    pick(&mut harness, "LARMOR");
+    click_button(&mut harness, "Install matching client");
+    (harness, gate)
+}
+
 /// Masks the footer, which shows the temporary folders' paths, then compares the snapshot.
 fn snapshot(harness: &mut Harness<'_, UpdaterApp>, name: &str) {
     harness.run_ok();
@@ -166,13 +179,7 @@ fn search_narrows_the_list() {
 #[test]
 fn install_matching_client_shows_progress_then_completion_and_rolls_back() {
     let demo = Demo::new();
-    let gate = Gate::closed();
-    let source = GatedSource::new(demo.share(), gate.clone());
-    let mut harness = harness(UpdaterApp::new(
-        demo.backend().with_source(Arc::new(source)),
-    ));
-    pick(&mut harness, "LARMOR");
-    click_button(&mut harness, "Install matching client");
+    let (mut harness, gate) = start_held_install(&demo);
 
     // The archive is half copied and the source holds the rest back: progress is on show.
     step_until(&mut harness, "the progress bar", |h| {
@@ -214,13 +221,7 @@ fn install_matching_client_shows_progress_then_completion_and_rolls_back() {
 fn cancel_leaves_the_installed_client_exactly_as_it_was() {
     let demo = Demo::new();
     let before = common::snapshot(demo.install_root());
-    let gate = Gate::closed();
-    let source = GatedSource::new(demo.share(), gate.clone());
-    let mut harness = harness(UpdaterApp::new(
-        demo.backend().with_source(Arc::new(source)),
-    ));
-    pick(&mut harness, "LARMOR");
-    click_button(&mut harness, "Install matching client");
+    let (mut harness, gate) = start_held_install(&demo);
     step_until(&mut harness, "the Cancel button", |h| {
         h.query_by_role_and_label(Role::Button, "Cancel install")
             .is_some()

@@ -19,7 +19,7 @@ use ibex_updater::install::{self, InstallLock, InstallOptions, Report};
 use ibex_updater::instrument_link;
 use ibex_updater::instruments::Instrument;
 use ibex_updater::progress::{NoProgress, Progress};
-use ibex_updater::source::{ReleaseSource, TargetRequest, select_target};
+use ibex_updater::source::{Release, ReleaseSource, TargetRequest, select_target};
 use ibex_updater::status::{self, target_version};
 use ibex_updater::verdict::Verdict;
 use ibex_updater::version::{ClientVersion, Version};
@@ -157,12 +157,13 @@ fn status(
     settings: &Settings,
     args: &ServerArgs,
 ) -> Result<(Verdict, Option<anyhow::Error>)> {
-    recover_if_idle(settings);
-    let releases = settings.source()?.releases()?;
-    let Server {
-        instrument,
-        version,
-    } = ask_server(settings, args)?;
+    let (
+        releases,
+        Server {
+            instrument,
+            version,
+        },
+    ) = survey(settings, args)?;
     let (server, unreachable) = match version {
         Ok(version) => (version, None),
         Err(e) => (None, Some(anyhow::Error::from(e))),
@@ -181,6 +182,14 @@ fn status(
         );
     }
     Ok((status.worst(), unreachable))
+}
+
+/// What `status` and `check` start from: tidy up after an interrupted install, read the releases,
+/// and ask the server.
+pub(crate) fn survey(settings: &Settings, args: &ServerArgs) -> Result<(Vec<Release>, Server)> {
+    recover_if_idle(settings);
+    let releases = settings.source()?.releases()?;
+    Ok((releases, ask_server(settings, args)?))
 }
 
 /// The instrument to ask: `--instrument`, else (unless a server version is given) the one the
@@ -202,7 +211,7 @@ pub(crate) struct Server {
 
 /// Reads the server version live from the instrument to ask, remembering it, or takes
 /// `--server-version`. Only a failure to find the instrument is an error here.
-pub(crate) fn ask_server(settings: &Settings, args: &ServerArgs) -> Result<Server> {
+fn ask_server(settings: &Settings, args: &ServerArgs) -> Result<Server> {
     let Some(query) = instrument_query(settings, args) else {
         return Ok(Server {
             instrument: None,
@@ -250,7 +259,7 @@ fn serve_demo_fleet(args: &DemoFleetArgs) -> Result<u8> {
 
 /// Read-only commands tidy up after an interrupted install too, when nobody else is installing
 /// and the install root is writable; otherwise the next install does it.
-pub(crate) fn recover_if_idle(settings: &Settings) {
+fn recover_if_idle(settings: &Settings) {
     let root = &settings.install_root;
     if !root.state_dir().exists() {
         return;

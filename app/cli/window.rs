@@ -11,11 +11,10 @@ use ibex_updater::error::UpdateError;
 use ibex_updater::gui::{self, Backend, PromptApp, PromptOutcome};
 use ibex_updater::paths;
 use ibex_updater::prompt::{self, DEFAULT_REMIND_AFTER, Decision, PromptMemory};
-use ibex_updater::source::ReleaseSource;
 use ibex_updater::status;
 
 use crate::cli::args::{Cli, Command, ServerArgs};
-use crate::cli::{Server, ask_server, code, exit_code, recover_if_idle, settings, verdict_code};
+use crate::cli::{Server, code, exit_code, settings, survey, verdict_code};
 
 pub fn opens_window(cli: &Cli) -> bool {
     match &cli.command {
@@ -82,12 +81,13 @@ fn no_window(e: &eframe::Error) -> anyhow::Error {
 /// skipped this release or asked to be reminded later, asks in a small window. Exits 0 after a
 /// successful update, else with the verdict's code (or 5 when the instrument did not answer).
 pub fn prompt(cli: &Cli, settings: &Settings, args: &ServerArgs) -> Result<u8> {
-    recover_if_idle(settings);
-    let releases = settings.source()?.releases()?;
-    let Server {
-        instrument,
-        version,
-    } = ask_server(settings, args)?;
+    let (
+        releases,
+        Server {
+            instrument,
+            version,
+        },
+    ) = survey(settings, args)?;
     let server = match version {
         Ok(Some(version)) => version,
         Ok(None) => bail!(UpdateError::Usage(
