@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::ca::CaConfig;
 use crate::error::UpdateError;
+use crate::index::trust::Trust;
 use crate::install::InstallRoot;
 use crate::policy::Policy;
 use crate::settings::{Origin, UserSettings, choose};
@@ -77,7 +78,13 @@ impl Settings {
         let ca = CaConfig::from_env(policy.ca_addr_list.as_deref(), timeout)
             .map_err(|e| UpdateError::Usage(e.to_string()))?;
         Ok(Settings {
-            source: source.as_ref().map(|(s, _)| share_source(s)).transpose()?,
+            source: match &source {
+                Some((location, _)) => Some(
+                    share_source(location)?
+                        .with_trust(Trust::from_policy(&policy, &paths::data_dir())?),
+                ),
+                None => None,
+            },
             source_location: source,
             install_root_origin: install_root.as_ref().map(|(_, origin)| *origin),
             install_root: InstallRoot::new(

@@ -130,6 +130,31 @@ pub enum UpdateError {
     #[error("{0}")]
     Usage(String),
 
+    #[error("the release index of {location} is not valid: {detail}")]
+    BadIndex { location: String, detail: String },
+
+    #[error("the release index of {location} is not validly signed: {detail}")]
+    BadIndexSignature { location: String, detail: String },
+
+    #[error(
+        "the release index of {location} is signed by key {key_id}, which this updater does not trust; add the release team's public key to trusted_keys in the machine policy"
+    )]
+    UnknownSigningKey { location: String, key_id: String },
+
+    #[error(
+        "the release index of {location} has serial {serial}, older than serial {seen} seen before: someone may be serving an old index to hold back a fix (rollback attack); ask the release team"
+    )]
+    IndexRollback {
+        location: String,
+        serial: u64,
+        seen: u64,
+    },
+
+    #[error(
+        "the release index of {location} expired {days_ago} day(s) ago; the release team must publish it again (an attacker could be holding back updates)"
+    )]
+    IndexExpired { location: String, days_ago: u64 },
+
     #[error("the install was cancelled before anything was swapped in")]
     Cancelled,
 
@@ -147,7 +172,12 @@ impl UpdateError {
             | UpdateError::Truncated { .. }
             | UpdateError::CorruptArchive { .. }
             | UpdateError::UnsafeArchiveEntry { .. }
-            | UpdateError::VersionMismatch { .. } => ErrorKind::Integrity,
+            | UpdateError::VersionMismatch { .. }
+            | UpdateError::BadIndex { .. }
+            | UpdateError::BadIndexSignature { .. }
+            | UpdateError::UnknownSigningKey { .. }
+            | UpdateError::IndexRollback { .. }
+            | UpdateError::IndexExpired { .. } => ErrorKind::Integrity,
             UpdateError::InvalidVersion(_)
             | UpdateError::Usage(_)
             | UpdateError::UnknownInstrument { .. } => ErrorKind::Usage,

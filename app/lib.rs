@@ -8,6 +8,7 @@ pub mod demo_fleet;
 pub mod effective;
 pub mod error;
 pub mod gui;
+pub mod index;
 pub mod install;
 pub mod installed;
 pub mod instrument_link;

@@ -51,14 +51,20 @@ pub fn read(dir: &Path) -> Result<Option<ClientVersion>, UpdateError> {
 /// Writes VERSION.txt (and BUILD_NUMBER.txt when there is a build) the way the release build's
 /// batch scripts do, with CRLF endings.
 pub fn write(dir: &Path, version: &Version) -> Result<(), UpdateError> {
-    let path = dir.join(VERSION_FILE);
-    fs::write(&path, format!("{}\r\n", version.release()))
-        .map_err(UpdateError::io("write", &path))?;
-    if let Some(build) = version.build() {
-        let path = dir.join(BUILD_FILE);
-        fs::write(&path, format!("{build}\r\n")).map_err(UpdateError::io("write", &path))?;
+    for (name, text) in contents(version) {
+        let path = dir.join(name);
+        fs::write(&path, text).map_err(UpdateError::io("write", &path))?;
     }
     Ok(())
+}
+
+/// The version files [`write`] writes for `version`, by name.
+pub fn contents(version: &Version) -> Vec<(&'static str, String)> {
+    let mut files = vec![(VERSION_FILE, format!("{}\r\n", version.release()))];
+    if let Some(build) = version.build() {
+        files.push((BUILD_FILE, format!("{build}\r\n")));
+    }
+    files
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>, UpdateError> {

@@ -73,6 +73,40 @@ pub enum Command {
     Instruments,
     /// Serve the demo's simulated instrument fleet over Channel Access on loopback until killed.
     DemoFleet(DemoFleetArgs),
+    /// Check the installed files against the manifest in the source's signed index.
+    Verify(ComponentArgs),
+    /// Write a release share's signed index (index.json and index.json.minisig).
+    Publish(PublishArgs),
+    /// Make a key pair for signing release indexes (minisign format).
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The release share to index.
+    #[arg(long, value_name = "DIR")]
+    pub share: PathBuf,
+    /// The minisign secret key to sign with.
+    #[arg(long, value_name = "SECRET_KEY_FILE")]
+    pub key: PathBuf,
+    /// Where to write the index (default: the share itself).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The index's serial (default: one more than the index already there, or 1).
+    #[arg(long, value_name = "N")]
+    pub serial: Option<u64>,
+    /// How long the index stays valid; publish again before it expires.
+    #[arg(long, value_name = "DAYS", default_value_t = 90)]
+    pub valid_days: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write <name>.key (secret) and <name>.pub.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out_dir: PathBuf,
+    #[arg(long, default_value = "ibex-updater")]
+    pub name: String,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod args;
 mod output;
 mod progress;
 mod settings;
+mod signing;
 mod window;
 
 use std::io::IsTerminal;
@@ -93,8 +94,11 @@ fn dispatch(cli: &Cli) -> Result<u8> {
     let Some(command) = &cli.command else {
         return window::open(cli);
     };
-    if let Command::DemoFleet(args) = command {
-        return serve_demo_fleet(args);
+    match command {
+        Command::DemoFleet(args) => return serve_demo_fleet(args),
+        Command::Publish(args) => return signing::publish(cli, args),
+        Command::Keygen(args) => return signing::keygen(args),
+        _ => {}
     }
     let settings = settings::resolve(cli)?;
     let options = InstallOptions {
@@ -126,14 +130,24 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             Ok(code::SUCCESS)
         }
         Command::Instruments => instruments(cli, &settings),
-        Command::DemoFleet(_) => unreachable!("handled before the settings are resolved"),
+        Command::Verify(args) => signing::verify(cli, &settings, &args.component.components()),
+        Command::DemoFleet(_) | Command::Publish(_) | Command::Keygen(_) => {
+            unreachable!("handled before the settings are resolved")
+        }
         Command::Releases => {
             let source = settings.source()?;
             let releases = source.releases()?;
             if cli.json {
                 println!("{}", output::releases_json(&source.location(), &releases));
             } else {
-                print!("{}", output::releases_text(&source.location(), &releases));
+                print!(
+                    "{}",
+                    output::releases_text(
+                        &source.location(),
+                        &output::verification_text(source),
+                        &releases
+                    )
+                );
             }
             Ok(code::SUCCESS)
         }

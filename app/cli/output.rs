@@ -3,7 +3,8 @@
 use ibex_updater::install::Report;
 use ibex_updater::instrument_link::InstrumentStatus;
 use ibex_updater::instruments::Instrument;
-use ibex_updater::source::{KitStatus, Release};
+use ibex_updater::source::share::Verification;
+use ibex_updater::source::{KitStatus, Release, ShareSource};
 use ibex_updater::status::{Status, target_version};
 use serde_json::{Value, json};
 
@@ -43,8 +44,9 @@ pub fn status_text(
     out.push_str(&format!("Server version: {server}\n"));
     if let Some(source) = &settings.source {
         out.push_str(&format!(
-            "Release source: {}\n",
-            ibex_updater::source::ReleaseSource::location(source)
+            "Release source: {} ({})\n",
+            ibex_updater::source::ReleaseSource::location(source),
+            verification_text(source)
         ));
     }
     out.push_str(&format!(
@@ -146,7 +148,16 @@ pub fn releases_json(location: &str, releases: &[Release]) -> Value {
     })
 }
 
-pub fn releases_text(location: &str, releases: &[Release]) -> String {
+/// "signed index, serial 7" or "unverified: no signed index.json".
+pub fn verification_text(source: &ShareSource) -> String {
+    match source.verification() {
+        Ok(Verification::Signed { serial, .. }) => format!("signed index, serial {serial}"),
+        Ok(Verification::Unverified) => "unverified: no signed index.json".to_string(),
+        Err(e) => format!("index refused: {e}"),
+    }
+}
+
+pub fn releases_text(location: &str, verification: &str, releases: &[Release]) -> String {
     let cell = |r: &Release, c| match r.kit(c) {
         None => "-".to_string(),
         Some(k) if k.status == KitStatus::Complete => k
@@ -167,7 +178,7 @@ pub fn releases_text(location: &str, releases: &[Release]) -> String {
         })
         .collect();
     format!(
-        "Releases in {location}:\n\n{}",
+        "Releases in {location} ({verification}):\n\n{}",
         table(&["RELEASE", "IBEX GUI", "GENIE_PYTHON"], &rows)
     )
 }

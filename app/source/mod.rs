@@ -60,6 +60,8 @@ pub enum KitStatus {
     NotCopyComplete,
     MissingArchive,
     MissingVersion,
+    /// The share has a signed index, and it does not list this kit (at this version).
+    NotInIndex,
     /// VERSION.txt names another release than the folder it sits in.
     VersionMismatch {
         actual: String,
@@ -74,6 +76,9 @@ impl fmt::Display for KitStatus {
                 "incomplete: COPY_COMPLETE.txt is missing, so the copy to the share did not finish",
             ),
             KitStatus::MissingArchive => f.write_str("incomplete: the archive is missing"),
+            KitStatus::NotInIndex => f.write_str(
+                "refused: the signed index does not list it at this version, so nothing vouches for it",
+            ),
             KitStatus::MissingVersion => {
                 f.write_str("incomplete: VERSION.txt is missing or unreadable")
             }

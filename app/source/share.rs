@@ -9,8 +9,13 @@
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
+use std::time::SystemTime;
+
 use crate::component::Component;
 use crate::error::UpdateError;
+use crate::index::signature;
+use crate::index::trust::Trust;
+use crate::index::{INDEX_FILE, ReleaseIndex, SIGNATURE_FILE};
 use crate::source::{ArchiveStream, Kit, KitStatus, Release, ReleaseSource};
 use crate::version::{ClientVersion, ReleaseName};
 use crate::version_file;
@@ -24,11 +29,66 @@ pub const RELEASE_NOTES: &str = "RELEASE_NOTES.md";
 #[derive(Debug, Clone)]
 pub struct ShareSource {
     root: PathBuf,
+    /// With trust, an `index.json` beside the releases must verify, and the archives must match
+    /// it. Without, the share is read as it is (for publishing it).
+    trust: Option<Trust>,
+}
+
+/// What vouches for a share's kits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// A signed index, checked: serial and expiry (unix seconds).
+    Signed { serial: u64, expires: u64 },
+    /// No index: nothing but the share's own files says what a kit should be.
+    Unverified,
 }
 
 impl ShareSource {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        ShareSource { root: root.into() }
+        ShareSource {
+            root: root.into(),
+            trust: None,
+        }
+    }
+
+    pub fn with_trust(mut self, trust: Trust) -> Self {
+        self.trust = Some(trust);
+        self
+    }
+
+    /// The share's signed index, verified (signature, format, expiry, serial), if it has one.
+    pub fn index(&self) -> Result<Option<ReleaseIndex>, UpdateError> {
+        let Some(trust) = &self.trust else {
+            return Ok(None);
+        };
+        let path = self.root.join(INDEX_FILE);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err((self.unreachable())(e)),
+        };
+        let location = self.location();
+        let signature_path = self.root.join(SIGNATURE_FILE);
+        let signature =
+            fs::read_to_string(&signature_path).map_err(|e| UpdateError::BadIndexSignature {
+                location: location.clone(),
+                detail: format!("{} cannot be read: {e}", signature_path.display()),
+            })?;
+        signature::verify(&bytes, &signature, trust.keys(), &location)?;
+        let index = ReleaseIndex::parse(&bytes, &location)?;
+        index.check_expiry(&location, SystemTime::now())?;
+        trust.check_serial(&location, index.serial)?;
+        Ok(Some(index))
+    }
+
+    /// What vouches for this share's kits, for the output to say.
+    pub fn verification(&self) -> Result<Verification, UpdateError> {
+        Ok(self
+            .index()?
+            .map_or(Verification::Unverified, |i| Verification::Signed {
+                serial: i.serial,
+                expires: i.expires,
+            }))
     }
 
     fn unreachable(&self) -> impl FnOnce(std::io::Error) -> UpdateError + '_ {
@@ -83,12 +143,36 @@ impl ShareSource {
     }
 }
 
+/// Takes a kit's size and SHA-256 from the signed index, which the copy then checks; a kit the
+/// index does not list (or lists as another version) is not installable.
+fn vouch(mut kit: Kit, index: &ReleaseIndex) -> Kit {
+    if !kit.is_complete() {
+        return kit;
+    }
+    let listed = index
+        .kit(&kit.release.to_string(), kit.component)
+        .filter(|k| {
+            kit.version
+                .as_ref()
+                .is_some_and(|v| v.to_string() == k.version)
+        });
+    match listed {
+        Some(listed) => {
+            kit.sha256 = Some(listed.sha256.clone());
+            kit.archive_size = Some(listed.size);
+        }
+        None => kit.status = KitStatus::NotInIndex,
+    }
+    kit
+}
+
 impl ReleaseSource for ShareSource {
     fn location(&self) -> String {
         self.root.display().to_string()
     }
 
     fn releases(&self) -> Result<Vec<Release>, UpdateError> {
+        let index = self.index()?;
         let mut releases = Vec::new();
         for entry in fs::read_dir(&self.root).map_err(self.unreachable())? {
             let entry = entry.map_err(self.unreachable())?;
@@ -105,6 +189,10 @@ impl ReleaseSource for ShareSource {
             let kits = Component::ALL
                 .into_iter()
                 .filter_map(|component| self.read_kit(&name, component))
+                .map(|kit| match &index {
+                    Some(index) => vouch(kit, index),
+                    None => kit,
+                })
                 .collect();
             releases.push(Release { name, kits });
         }

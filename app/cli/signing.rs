@@ -1,0 +1,137 @@
+//! The release team's commands (`keygen`, `publish`) and `verify`, over the core's signed index.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Result, bail};
+use ibex_updater::component::Component;
+use ibex_updater::effective::Settings;
+use ibex_updater::error::UpdateError;
+use ibex_updater::index::manifest::{self, InstalledCheck};
+use ibex_updater::index::publish::{PublishOptions, publish as write_index};
+use ibex_updater::index::{INDEX_FILE, SIGNATURE_FILE, signature};
+use serde_json::json;
+
+use crate::cli::args::{Cli, KeygenArgs, PublishArgs};
+use crate::cli::code;
+
+pub fn keygen(args: &KeygenArgs) -> Result<u8> {
+    let secret = args.out_dir.join(format!("{}.key", args.name));
+    let public = args.out_dir.join(format!("{}.pub", args.name));
+    let line = signature::keygen(&secret, &public)?;
+    println!(
+        "secret key: {} (unencrypted: keep it offline)",
+        secret.display()
+    );
+    println!("public key: {}", public.display());
+    println!("trust it with this line in trusted_keys: {line}");
+    Ok(code::SUCCESS)
+}
+
+pub fn publish(cli: &Cli, args: &PublishArgs) -> Result<u8> {
+    let out = args.out.clone().unwrap_or_else(|| args.share.clone());
+    let options = PublishOptions {
+        share: args.share.clone(),
+        key: args.key.clone(),
+        out: out.clone(),
+        serial: args.serial,
+        valid_for: Duration::from_secs(args.valid_days * 86_400),
+    };
+    let index = write_index(&options, SystemTime::now())?;
+    let kits: usize = index.releases.iter().map(|r| r.kits.len()).sum();
+    if cli.json {
+        println!(
+            "{}",
+            json!({"index": out.join(INDEX_FILE), "signature": out.join(SIGNATURE_FILE),
+                   "serial": index.serial, "expires": index.expires,
+                   "releases": index.releases.len(), "kits": kits})
+        );
+    } else {
+        println!(
+            "wrote {} and {}: serial {}, {} releases, {kits} kits",
+            out.join(INDEX_FILE).display(),
+            out.join(SIGNATURE_FILE).display(),
+            index.serial,
+            index.releases.len()
+        );
+    }
+    Ok(code::SUCCESS)
+}
+
+/// Lists what differs from the manifest; exits 3 when anything does.
+pub fn verify(cli: &Cli, settings: &Settings, components: &[Component]) -> Result<u8> {
+    let source = settings.source()?;
+    let Some(index) = source.index()? else {
+        bail!(UpdateError::Usage(format!(
+            "{} has no signed index.json, so there is no manifest to verify against",
+            ibex_updater::source::ReleaseSource::location(source)
+        )));
+    };
+    let mut clean = true;
+    let mut docs = Vec::new();
+    let mut lines = Vec::new();
+    for &component in components {
+        let check = manifest::check_installed(&settings.install_root, &index, component)?;
+        match &check {
+            InstalledCheck::NotInstalled => lines.push(format!("{component}: not installed")),
+            InstalledCheck::NotListed { version } => {
+                clean = false;
+                lines.push(format!(
+                    "{component} {version}: not in the signed index, so it cannot be verified"
+                ));
+            }
+            InstalledCheck::Checked {
+                version,
+                release,
+                differences,
+            } => {
+                if differences.is_empty() {
+                    lines.push(format!(
+                        "{component} {version}: matches the manifest of release {release}"
+                    ));
+                } else {
+                    clean = false;
+                    lines.push(format!(
+                        "{component} {version}: differs from the manifest of release {release}"
+                    ));
+                    for (what, paths) in [
+                        ("missing", &differences.missing),
+                        ("changed", &differences.changed),
+                        ("extra", &differences.extra),
+                    ] {
+                        for path in paths {
+                            lines.push(format!("  {what}: {path}"));
+                        }
+                    }
+                }
+            }
+        }
+        docs.push(check_json(component, &check));
+    }
+    if cli.json {
+        println!("{}", json!({"components": docs, "clean": clean}));
+    } else {
+        println!("{}", lines.join("\n"));
+    }
+    Ok(if clean {
+        code::SUCCESS
+    } else {
+        code::INTEGRITY
+    })
+}
+
+fn check_json(component: Component, check: &InstalledCheck) -> serde_json::Value {
+    match check {
+        InstalledCheck::NotInstalled => json!({"component": component.id(), "installed": null}),
+        InstalledCheck::NotListed { version } => {
+            json!({"component": component.id(), "installed": version, "listed": false})
+        }
+        InstalledCheck::Checked {
+            version,
+            release,
+            differences,
+        } => json!({
+            "component": component.id(), "installed": version, "listed": true, "release": release,
+            "missing": differences.missing, "changed": differences.changed, "extra": differences.extra,
+        }),
+    }
+}

@@ -1,0 +1,198 @@
+//! The manifest of an unpacked kit: every file the updater installs, with its size and SHA-256,
+//! computed from the archive without unpacking it to disk, and checked against an installed tree
+//! by `ibex-updater verify`.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use sevenz_rust2::{ArchiveReader, Password};
+use sha2::{Digest, Sha256};
+
+use super::FileEntry;
+use crate::error::UpdateError;
+use crate::install::{HISTORY_FILE, INI_FILE};
+use crate::version::Version;
+use crate::version_file;
+
+/// The files of `archive` plus the version files the updater writes for `version`.
+pub fn of_archive(archive: &Path, version: &Version) -> Result<Vec<FileEntry>, UpdateError> {
+    let shown = archive.display().to_string();
+    let corrupt = |e: sevenz_rust2::Error| UpdateError::CorruptArchive {
+        path: shown.clone(),
+        detail: e.to_string(),
+    };
+    let mut reader = ArchiveReader::open(archive, Password::empty()).map_err(corrupt)?;
+    let mut files = BTreeMap::new();
+    let mut failure = None;
+    let result = reader.for_each_entries(|entry, data| {
+        if entry.is_directory {
+            return Ok(true);
+        }
+        match hash(data) {
+            Ok((size, sha256)) => {
+                files.insert(entry.name.replace('\\', "/"), (size, sha256));
+                Ok(true)
+            }
+            Err(e) => {
+                failure = Some(e);
+                Err(sevenz_rust2::Error::Other(Cow::Borrowed(
+                    "manifest stopped",
+                )))
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(UpdateError::CorruptArchive {
+            path: shown,
+            detail: e.to_string(),
+        });
+    }
+    result.map_err(corrupt)?;
+    for (name, text) in version_file::contents(version) {
+        files.insert(
+            name.to_string(),
+            hash(&mut text.as_bytes()).map_err(UpdateError::io("hash", archive))?,
+        );
+    }
+    Ok(files
+        .into_iter()
+        .map(|(path, (size, sha256))| FileEntry { path, size, sha256 })
+        .collect())
+}
+
+fn hash(data: &mut dyn Read) -> io::Result<(u64, String)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = match data.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, format!("{:x}", hasher.finalize())))
+}
+
+/// How an installed tree differs from its manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Differences {
+    pub missing: Vec<String>,
+    pub changed: Vec<String>,
+    pub extra: Vec<String>,
+}
+
+impl Differences {
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.changed.is_empty() && self.extra.is_empty()
+    }
+}
+
+/// Files the updater itself changes after unpacking (the RMI host name, the carried-over console
+/// history): not counted as differences.
+const CHANGED_ON_PURPOSE: [&str; 2] = [INI_FILE, HISTORY_FILE];
+
+/// Compares the tree under `dir` with `files`.
+pub fn compare(dir: &Path, files: &[FileEntry]) -> Result<Differences, UpdateError> {
+    let mut differences = Differences::default();
+    let listed: BTreeMap<&str, &FileEntry> = files.iter().map(|f| (f.path.as_str(), f)).collect();
+    for entry in files {
+        if CHANGED_ON_PURPOSE.contains(&entry.path.as_str()) {
+            continue;
+        }
+        let path = dir.join(&entry.path);
+        match File::open(&path) {
+            Ok(mut file) => {
+                let (size, sha256) = hash(&mut file).map_err(UpdateError::io("read", &path))?;
+                if size != entry.size || sha256 != entry.sha256 {
+                    differences.changed.push(entry.path.clone());
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                differences.missing.push(entry.path.clone())
+            }
+            Err(e) => return Err(UpdateError::io("read", &path)(e)),
+        }
+    }
+    for path in walk(dir)? {
+        if !listed.contains_key(path.as_str()) && !CHANGED_ON_PURPOSE.contains(&path.as_str()) {
+            differences.extra.push(path);
+        }
+    }
+    Ok(differences)
+}
+
+/// Every file under `dir`, relative, with `/` separators, sorted.
+fn walk(dir: &Path) -> Result<Vec<String>, UpdateError> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).map_err(UpdateError::io("list", &current))? {
+            let entry = entry.map_err(UpdateError::io("list", &current))?;
+            let path = entry.path();
+            if entry
+                .file_type()
+                .map_err(UpdateError::io("inspect", &path))?
+                .is_dir()
+            {
+                pending.push(path);
+            } else if let Ok(relative) = path.strip_prefix(dir) {
+                let parts: Vec<_> = relative
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect();
+                found.push(parts.join("/"));
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// What `verify` found for one installed component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstalledCheck {
+    NotInstalled,
+    /// The installed version is not in the index, so there is no manifest to check it against.
+    NotListed {
+        version: String,
+    },
+    Checked {
+        version: String,
+        release: String,
+        differences: Differences,
+    },
+}
+
+/// Checks an installed component against the manifest of the kit it was installed from.
+pub fn check_installed(
+    root: &crate::install::InstallRoot,
+    index: &super::ReleaseIndex,
+    component: crate::component::Component,
+) -> Result<InstalledCheck, UpdateError> {
+    let dir = root.component_dir(component);
+    let Some(installed) = crate::installed::version_in(&dir) else {
+        return Ok(InstalledCheck::NotInstalled);
+    };
+    let version = installed.to_string();
+    let listed = index.releases.iter().find_map(|r| {
+        r.kits
+            .iter()
+            .find(|k| k.component == component && k.version == version)
+            .map(|k| (r.name.clone(), k))
+    });
+    let Some((release, kit)) = listed else {
+        return Ok(InstalledCheck::NotListed { version });
+    };
+    Ok(InstalledCheck::Checked {
+        version,
+        release,
+        differences: compare(&dir, &kit.files)?,
+    })
+}

@@ -1,0 +1,110 @@
+//! The signed release index: `index.json` beside a release share (or on its HTTP mirror), with
+//! `index.json.minisig`, its minisign signature. For every release and complete kit it records the
+//! archive's path, size and SHA-256, its version and build, and the manifest of the unpacked tree.
+//!
+//! A serial number that only increases and an expiry time guard against an attacker serving an
+//! older (rollback) or a stale (freeze) index that was once validly signed.
+
+pub mod manifest;
+pub mod publish;
+pub mod signature;
+pub mod trust;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::component::Component;
+use crate::error::UpdateError;
+
+pub const INDEX_FILE: &str = "index.json";
+pub const SIGNATURE_FILE: &str = "index.json.minisig";
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseIndex {
+    pub format: u32,
+    /// Raised by every publish; the updater refuses an index older than one it has seen.
+    pub serial: u64,
+    /// Unix seconds.
+    pub published: u64,
+    /// Unix seconds; after this the index must be republished.
+    pub expires: u64,
+    pub releases: Vec<IndexRelease>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexRelease {
+    /// The release folder, e.g. `26.2.1` or `26.2.1-hotfix`.
+    pub name: String,
+    pub kits: Vec<IndexKit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexKit {
+    pub component: Component,
+    /// Relative to the share's root, with `/` separators.
+    pub archive: String,
+    pub size: u64,
+    pub sha256: String,
+    /// The kit's full version, build included, e.g. `26.2.1.1302`.
+    pub version: String,
+    /// Every file of the unpacked tree as the updater installs it.
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    /// Relative, with `/` separators.
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl ReleaseIndex {
+    pub fn kit(&self, release: &str, component: Component) -> Option<&IndexKit> {
+        self.releases
+            .iter()
+            .find(|r| r.name == release)
+            .and_then(|r| r.kits.iter().find(|k| k.component == component))
+    }
+
+    /// Parses an index whose signature has already been checked.
+    pub fn parse(bytes: &[u8], location: &str) -> Result<ReleaseIndex, UpdateError> {
+        let index: ReleaseIndex =
+            serde_json::from_slice(bytes).map_err(|e| UpdateError::BadIndex {
+                location: location.to_string(),
+                detail: e.to_string(),
+            })?;
+        if index.format != FORMAT {
+            return Err(UpdateError::BadIndex {
+                location: location.to_string(),
+                detail: format!(
+                    "it is format {}, and this updater reads format {FORMAT}; update the updater",
+                    index.format
+                ),
+            });
+        }
+        Ok(index)
+    }
+
+    /// Refuses an index past its expiry time (a freeze attack, or a forgotten republish).
+    pub fn check_expiry(&self, location: &str, now: SystemTime) -> Result<(), UpdateError> {
+        let expires = UNIX_EPOCH + Duration::from_secs(self.expires);
+        match now.duration_since(expires) {
+            Ok(late) => Err(UpdateError::IndexExpired {
+                location: location.to_string(),
+                days_ago: late.as_secs() / 86_400,
+            }),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+pub fn unix_seconds(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,107 @@
+//! `ibex-updater publish`: walks a release share and writes its signed index.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use super::{
+    FORMAT, INDEX_FILE, IndexKit, IndexRelease, ReleaseIndex, SIGNATURE_FILE, manifest, signature,
+    unix_seconds,
+};
+use crate::error::UpdateError;
+use crate::paths;
+use crate::source::{ReleaseSource, ShareSource};
+
+#[derive(Debug, Clone)]
+pub struct PublishOptions {
+    pub share: PathBuf,
+    pub key: PathBuf,
+    /// Where index.json and its signature go (the share itself, or a mirror's folder).
+    pub out: PathBuf,
+    /// Defaults to one more than the index already in `out`, or 1.
+    pub serial: Option<u64>,
+    pub valid_for: Duration,
+}
+
+/// Writes `index.json` and `index.json.minisig` for every complete kit of the share.
+pub fn publish(options: &PublishOptions, now: SystemTime) -> Result<ReleaseIndex, UpdateError> {
+    let previous = previous_serial(&options.out.join(INDEX_FILE));
+    let serial = match (options.serial, previous) {
+        (Some(serial), Some(previous)) if serial <= previous => {
+            return Err(UpdateError::Usage(format!(
+                "--serial {serial} is not above the serial of the index already published ({previous}); updaters that saw it would refuse the new one"
+            )));
+        }
+        (Some(serial), _) => serial,
+        (None, previous) => previous.map_or(1, |p| p + 1),
+    };
+    let source = ShareSource::new(&options.share);
+    let mut releases = Vec::new();
+    for release in source.releases()? {
+        let mut kits = Vec::new();
+        for kit in release.kits.iter().filter(|k| k.is_complete()) {
+            let Some(version) = &kit.version else {
+                continue;
+            };
+            let archive = PathBuf::from(&kit.archive);
+            tracing::info!("indexing {}", archive.display());
+            let (size, sha256) = hash_file(&archive)?;
+            kits.push(IndexKit {
+                component: kit.component,
+                archive: relative(&options.share, &archive),
+                size,
+                sha256,
+                version: version.to_string(),
+                files: manifest::of_archive(&archive, version)?,
+            });
+        }
+        if !kits.is_empty() {
+            releases.push(IndexRelease {
+                name: release.name.to_string(),
+                kits,
+            });
+        }
+    }
+    let index = ReleaseIndex {
+        format: FORMAT,
+        serial,
+        published: unix_seconds(now),
+        expires: unix_seconds(now + options.valid_for),
+        releases,
+    };
+    let json =
+        serde_json::to_string_pretty(&index).map_err(|e| UpdateError::Usage(e.to_string()))? + "\n";
+    let comment = format!(
+        "ibex-updater index serial {serial}, expires at unix time {}",
+        index.expires
+    );
+    let signature = signature::sign(json.as_bytes(), &options.key, &comment)?;
+    // The signature first: a reader caught between the two renames sees a mismatch and refuses,
+    // rather than trusting a new index under an old signature.
+    paths::write_atomically(&options.out.join(SIGNATURE_FILE), &signature)?;
+    paths::write_atomically(&options.out.join(INDEX_FILE), &json)?;
+    Ok(index)
+}
+
+fn previous_serial(path: &Path) -> Option<u64> {
+    let bytes = std::fs::read(path).ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes).ok()?["serial"].as_u64()
+}
+
+fn relative(share: &Path, archive: &Path) -> String {
+    let relative = archive.strip_prefix(share).unwrap_or(archive);
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+pub fn hash_file(path: &Path) -> Result<(u64, String), UpdateError> {
+    let mut file = File::open(path).map_err(UpdateError::io("read", path))?;
+    let mut hasher = Sha256::new();
+    let size = std::io::copy(&mut file, &mut hasher).map_err(UpdateError::io("read", path))?;
+    Ok((size, format!("{:x}", hasher.finalize())))
+}

@@ -1,0 +1,71 @@
+//! Which keys may sign an index, and the newest serial seen of each source, which an index must
+//! not go below.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use minisign::PublicKey;
+
+use super::signature::parse_public_key;
+use crate::error::UpdateError;
+use crate::paths;
+use crate::policy::Policy;
+
+/// The release team's public keys, compiled in. `packaging/RELEASING.md` says how a key is added;
+/// until then only keys listed in the machine policy's `trusted_keys` are trusted.
+const BUILT_IN_KEYS: &[&str] = &[];
+
+#[derive(Debug, Clone)]
+pub struct Trust {
+    keys: Vec<PublicKey>,
+    /// Remembers the newest serial per source location.
+    serials: PathBuf,
+}
+
+impl Trust {
+    /// The built-in keys plus the policy's, with serials remembered in `data_dir`.
+    pub fn from_policy(policy: &Policy, data_dir: &std::path::Path) -> Result<Trust, UpdateError> {
+        let mut keys = Vec::new();
+        for text in BUILT_IN_KEYS
+            .iter()
+            .copied()
+            .chain(policy.trusted_keys.iter().map(String::as_str))
+        {
+            keys.push(parse_public_key(text).map_err(|e| {
+                UpdateError::Usage(format!(
+                    "trusted_keys in the machine policy ({}): {e}",
+                    Policy::path().display()
+                ))
+            })?);
+        }
+        Ok(Trust {
+            keys,
+            serials: data_dir.join("index-serials.toml"),
+        })
+    }
+
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
+    }
+
+    /// Refuses a serial below the newest seen from `location`, and remembers a newer one.
+    pub fn check_serial(&self, location: &str, serial: u64) -> Result<(), UpdateError> {
+        let mut seen: BTreeMap<String, u64> = std::fs::read_to_string(&self.serials)
+            .ok()
+            .and_then(|text| toml::from_str(&text).ok())
+            .unwrap_or_default();
+        match seen.get(location) {
+            Some(&newest) if serial < newest => Err(UpdateError::IndexRollback {
+                location: location.to_string(),
+                serial,
+                seen: newest,
+            }),
+            Some(&newest) if serial == newest => Ok(()),
+            _ => {
+                seen.insert(location.to_string(), serial);
+                let text = toml::to_string(&seen).map_err(|e| UpdateError::Usage(e.to_string()))?;
+                paths::write_atomically(&self.serials, &text)
+            }
+        }
+    }
+}
