@@ -4,6 +4,7 @@
 //! built-in demo.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ca::CaConfig;
@@ -12,7 +13,9 @@ use crate::index::trust::Trust;
 use crate::install::InstallRoot;
 use crate::policy::Policy;
 use crate::settings::{Origin, UserSettings, choose};
-use crate::source::ShareSource;
+use crate::source::download::Retry;
+use crate::source::http::{HttpOptions, HttpSource};
+use crate::source::{ReleaseSource, ShareSource};
 use crate::{demo, demo_fleet, paths};
 
 /// What the command line (or its environment variables) asked for.
@@ -21,6 +24,8 @@ pub struct Overrides {
     pub source: Option<String>,
     pub install_root: Option<PathBuf>,
     pub ca_timeout: Duration,
+    /// For HTTP mirrors; zero means the default.
+    pub http_timeout: Duration,
     pub demo: bool,
 }
 
@@ -28,7 +33,7 @@ pub struct Overrides {
 pub struct Settings {
     /// The release source as written (a folder or a URL), and where that came from.
     pub source_location: Option<(String, Origin)>,
-    pub source: Option<ShareSource>,
+    pub source: Option<Arc<dyn ReleaseSource>>,
     pub install_root: InstallRoot,
     pub install_root_origin: Option<Origin>,
     /// Where instruments are searched for over Channel Access.
@@ -75,21 +80,25 @@ impl Settings {
             user.instrument.clone(),
             locked,
         )?;
+        let install_path = install_root
+            .as_ref()
+            .map_or_else(paths::default_install_root, |(root, _)| root.clone());
         let ca = CaConfig::from_env(policy.ca_addr_list.as_deref(), timeout)
             .map_err(|e| UpdateError::Usage(e.to_string()))?;
         Ok(Settings {
             source: match &source {
-                Some((location, _)) => Some(
-                    share_source(location)?
-                        .with_trust(Trust::from_policy(&policy, &paths::data_dir())?),
-                ),
+                Some((location, _)) => Some(open_source(
+                    location,
+                    &policy,
+                    &user,
+                    &InstallRoot::new(install_path.clone()),
+                    overrides.http_timeout,
+                )?),
                 None => None,
             },
             source_location: source,
             install_root_origin: install_root.as_ref().map(|(_, origin)| *origin),
-            install_root: InstallRoot::new(
-                install_root.map_or_else(paths::default_install_root, |(root, _)| root),
-            ),
+            install_root: InstallRoot::new(install_path),
             ca,
             instrument: instrument.map(|(name, _)| name),
             policy,
@@ -110,7 +119,7 @@ impl Settings {
         })?;
         Ok(Settings {
             source_location: Some((demo.share.display().to_string(), Origin::CommandLine)),
-            source: Some(ShareSource::new(demo.share)),
+            source: Some(Arc::new(ShareSource::new(demo.share))),
             install_root: InstallRoot::new(demo.install_root),
             install_root_origin: Some(Origin::CommandLine),
             ca: CaConfig::single(fleet.search_addr(), timeout),
@@ -126,8 +135,8 @@ impl Settings {
         })
     }
 
-    pub fn source(&self) -> Result<&ShareSource, UpdateError> {
-        self.source.as_ref().ok_or_else(|| {
+    pub fn source(&self) -> Result<&dyn ReleaseSource, UpdateError> {
+        self.source.as_deref().ok_or_else(|| {
             UpdateError::Usage(format!(
                 "no release source is set: pass --source, set IBEX_UPDATER_SOURCE, or ask IT to set release_source in {} \
                  (try --demo to see the updater work without the ISIS network)",
@@ -142,12 +151,35 @@ impl Settings {
     }
 }
 
-/// A release source as written in settings: a folder, or (later) a mirror URL.
-pub fn share_source(location: &str) -> Result<ShareSource, UpdateError> {
+/// How long an HTTP mirror may keep the updater waiting for a connection or for the next bytes.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A release source as written in settings: a share folder, or an HTTP(S) mirror's URL. Both
+/// verify a signed index with the built-in keys and the policy's.
+fn open_source(
+    location: &str,
+    policy: &Policy,
+    user: &UserSettings,
+    root: &InstallRoot,
+    http_timeout: Duration,
+) -> Result<Arc<dyn ReleaseSource>, UpdateError> {
+    let trust = Trust::from_policy(policy, &paths::data_dir())?;
     if location.starts_with("http://") || location.starts_with("https://") {
-        return Err(UpdateError::Usage(format!(
-            "{location}: this build of ibex-updater reads release shares only; HTTP mirrors are not supported yet"
-        )));
+        let options = HttpOptions {
+            trust,
+            cache: root.state_dir().join("downloads"),
+            proxy: policy.proxy.clone().or_else(|| user.proxy.clone()),
+            allow_http: policy.allow_http == Some(true),
+            timeout: if http_timeout.is_zero() {
+                DEFAULT_HTTP_TIMEOUT
+            } else {
+                http_timeout
+            },
+            retry: Retry::default(),
+        };
+        return Ok(Arc::new(HttpSource::new(location, options)?));
     }
-    Ok(ShareSource::new(PathBuf::from(location)))
+    Ok(Arc::new(
+        ShareSource::new(PathBuf::from(location)).with_trust(trust),
+    ))
 }

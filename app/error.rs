@@ -155,6 +155,16 @@ pub enum UpdateError {
     )]
     IndexExpired { location: String, days_ago: u64 },
 
+    #[error("could not download {url} after {attempts} attempts: {detail}")]
+    DownloadFailed {
+        url: String,
+        attempts: u32,
+        detail: String,
+    },
+
+    #[error("{url}: the server answered {status}")]
+    HttpStatus { url: String, status: String },
+
     #[error("the install was cancelled before anything was swapped in")]
     Cancelled,
 
@@ -166,7 +176,9 @@ pub enum UpdateError {
 impl UpdateError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            UpdateError::SourceUnreachable { .. } => ErrorKind::SourceUnreachable,
+            UpdateError::SourceUnreachable { .. }
+            | UpdateError::DownloadFailed { .. }
+            | UpdateError::HttpStatus { .. } => ErrorKind::SourceUnreachable,
             UpdateError::KitNotInstallable { .. }
             | UpdateError::ChecksumMismatch { .. }
             | UpdateError::Truncated { .. }

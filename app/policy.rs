@@ -31,6 +31,8 @@ pub struct Policy {
     pub pinned_release: Option<String>,
     /// Accept release sources without a signed index.
     pub allow_unsigned: Option<bool>,
+    /// Accept plain `http://` mirrors (HTTPS otherwise).
+    pub allow_http: Option<bool>,
     /// How often the logon check may run.
     pub check_interval_hours: Option<u32>,
     /// Whether the mismatch check runs at logon.
@@ -110,7 +112,7 @@ impl Policy {
 mod registry {
     //! `HKLM\Software\Policies\ISIS\IBEX Updater`: string values ReleaseSource, InstallRoot,
     //! Instrument, CaAddrList, Proxy, PinnedRelease and TrustedKeys (one key per line); DWORD
-    //! values AllowUnsigned, AutoCheck, CheckIntervalHours and UsersMayChangeSettings.
+    //! values AllowUnsigned, AllowHttp, AutoCheck, CheckIntervalHours and UsersMayChangeSettings.
     use winreg::RegKey;
     use winreg::enums::HKEY_LOCAL_MACHINE;
 
@@ -156,6 +158,9 @@ mod registry {
         }
         if let Some(v) = number("AllowUnsigned") {
             policy.allow_unsigned = Some(v != 0);
+        }
+        if let Some(v) = number("AllowHttp") {
+            policy.allow_http = Some(v != 0);
         }
         if let Some(v) = number("AutoCheck") {
             policy.auto_check = Some(v != 0);

@@ -48,6 +48,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60)]
     pub lock_wait: u64,
 
+    /// How long an HTTP mirror may keep the updater waiting (to connect, or for the next bytes)
+    /// before the download is retried.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30.0)]
+    pub http_timeout: f64,
+
     /// How long Channel Access reads from instruments may take.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 2.0)]
     pub ca_timeout: f64,

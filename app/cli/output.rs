@@ -3,8 +3,7 @@
 use ibex_updater::install::Report;
 use ibex_updater::instrument_link::InstrumentStatus;
 use ibex_updater::instruments::Instrument;
-use ibex_updater::source::share::Verification;
-use ibex_updater::source::{KitStatus, Release, ShareSource};
+use ibex_updater::source::{KitStatus, Release, ReleaseSource, Verification};
 use ibex_updater::status::{Status, target_version};
 use serde_json::{Value, json};
 
@@ -45,8 +44,8 @@ pub fn status_text(
     if let Some(source) = &settings.source {
         out.push_str(&format!(
             "Release source: {} ({})\n",
-            ibex_updater::source::ReleaseSource::location(source),
-            verification_text(source)
+            source.location(),
+            verification_text(source.as_ref())
         ));
     }
     out.push_str(&format!(
@@ -149,7 +148,7 @@ pub fn releases_json(location: &str, releases: &[Release]) -> Value {
 }
 
 /// "signed index, serial 7" or "unverified: no signed index.json".
-pub fn verification_text(source: &ShareSource) -> String {
+pub fn verification_text(source: &dyn ReleaseSource) -> String {
     match source.verification() {
         Ok(Verification::Signed { serial, .. }) => format!("signed index, serial {serial}"),
         Ok(Verification::Unverified) => "unverified: no signed index.json".to_string(),

@@ -16,16 +16,17 @@ pub fn overrides(cli: &Cli) -> Result<Overrides, UpdateError> {
     Ok(Overrides {
         source: cli.source.clone(),
         install_root: cli.install_root.clone(),
-        ca_timeout: ca_timeout(cli.ca_timeout)?,
+        ca_timeout: positive_seconds("--ca-timeout", cli.ca_timeout)?,
+        http_timeout: positive_seconds("--http-timeout", cli.http_timeout)?,
         demo: cli.demo,
     })
 }
 
-fn ca_timeout(seconds: f64) -> Result<Duration, UpdateError> {
+fn positive_seconds(flag: &str, seconds: f64) -> Result<Duration, UpdateError> {
     match Duration::try_from_secs_f64(seconds) {
         Ok(timeout) if !timeout.is_zero() => Ok(timeout),
         _ => Err(UpdateError::Usage(format!(
-            "--ca-timeout {seconds} is not a positive number of seconds"
+            "{flag} {seconds} is not a positive number of seconds"
         ))),
     }
 }

@@ -63,7 +63,7 @@ pub fn verify(cli: &Cli, settings: &Settings, components: &[Component]) -> Resul
     let Some(index) = source.index()? else {
         bail!(UpdateError::Usage(format!(
             "{} has no signed index.json, so there is no manifest to verify against",
-            ibex_updater::source::ReleaseSource::location(source)
+            source.location()
         )));
     };
     let mut clean = true;

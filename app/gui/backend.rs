@@ -95,10 +95,7 @@ impl Backend {
     pub fn new(settings: Settings, data_dir: PathBuf) -> Backend {
         let (tx, rx) = channel();
         Backend {
-            source: settings
-                .source
-                .clone()
-                .map(|s| Arc::new(s) as Arc<dyn ReleaseSource>),
+            source: settings.source.clone(),
             settings,
             options: InstallOptions {
                 hostname: gethostname::gethostname().to_string_lossy().into_owned(),

@@ -105,6 +105,22 @@ impl ReleaseIndex {
     }
 }
 
+/// Checks an index fetched from `location`: its signature against the trusted keys, its format,
+/// its expiry and its serial.
+pub fn verify(
+    bytes: &[u8],
+    signature_text: &str,
+    trust: &trust::Trust,
+    location: &str,
+    now: SystemTime,
+) -> Result<ReleaseIndex, UpdateError> {
+    signature::verify(bytes, signature_text, trust.keys(), location)?;
+    let index = ReleaseIndex::parse(bytes, location)?;
+    index.check_expiry(location, now)?;
+    trust.check_serial(location, index.serial)?;
+    Ok(index)
+}
+
 pub fn unix_seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

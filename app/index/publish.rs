@@ -1,10 +1,7 @@
 //! `ibex-updater publish`: walks a release share and writes its signed index.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
-
-use sha2::{Digest, Sha256};
 
 use super::{
     FORMAT, INDEX_FILE, IndexKit, IndexRelease, ReleaseIndex, SIGNATURE_FILE, manifest, signature,
@@ -12,6 +9,7 @@ use super::{
 };
 use crate::error::UpdateError;
 use crate::paths;
+use crate::source::download::hash_file;
 use crate::source::{ReleaseSource, ShareSource};
 
 #[derive(Debug, Clone)]
@@ -97,11 +95,4 @@ fn relative(share: &Path, archive: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
-}
-
-pub fn hash_file(path: &Path) -> Result<(u64, String), UpdateError> {
-    let mut file = File::open(path).map_err(UpdateError::io("read", path))?;
-    let mut hasher = Sha256::new();
-    let size = std::io::copy(&mut file, &mut hasher).map_err(UpdateError::io("read", path))?;
-    Ok((size, format!("{:x}", hasher.finalize())))
 }

@@ -11,7 +11,7 @@ pub mod journal;
 pub mod layout;
 mod lock;
 mod running;
-mod stage;
+pub(crate) mod stage;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -261,15 +261,7 @@ fn prepare(
 
     progress.stage(component, Stage::Download, kit.archive_size);
     let archive = tx_dir.join(format!("{}.7z", component.id()));
-    let stream = source.open_archive(kit)?;
-    let sha256 = stage::copy_and_hash(
-        stream,
-        &kit.archive,
-        &archive,
-        kit.archive_size,
-        kit.sha256.as_deref(),
-        progress,
-    )?;
+    let sha256 = source.fetch(kit, &archive, progress)?;
     checkpoint::reach(&format!("staged:{}", component.id()))?;
 
     let tree = tx_dir.join(component.id());

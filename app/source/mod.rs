@@ -1,17 +1,22 @@
 //! Where releases come from. The release share is one source; the HTTP mirror plugs in beside it
 //! through the same [`ReleaseSource`] trait.
 
+pub mod download;
+pub mod http;
 mod select;
 pub mod share;
 
 use std::fmt;
 use std::io::Read;
+use std::path::Path;
 
 pub use select::{TargetRequest, select_target};
 pub use share::ShareSource;
 
 use crate::component::Component;
 use crate::error::UpdateError;
+use crate::index::ReleaseIndex;
+use crate::progress::Progress;
 use crate::version::{ReleaseName, Version};
 
 /// One release folder and the kits it holds.
@@ -107,6 +112,26 @@ impl fmt::Debug for ArchiveStream {
     }
 }
 
+/// What vouches for a source's kits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// A signed index, checked: its serial and expiry (unix seconds).
+    Signed { serial: u64, expires: u64 },
+    /// No index: nothing but the source's own files says what a kit should be.
+    Unverified,
+}
+
+impl Verification {
+    pub fn of(index: Option<&ReleaseIndex>) -> Result<Verification, UpdateError> {
+        Ok(
+            index.map_or(Verification::Unverified, |i| Verification::Signed {
+                serial: i.serial,
+                expires: i.expires,
+            }),
+        )
+    }
+}
+
 /// A place that publishes IBEX releases.
 pub trait ReleaseSource: Send + Sync + fmt::Debug {
     /// For messages: the share's path or the mirror's URL.
@@ -118,6 +143,35 @@ pub trait ReleaseSource: Send + Sync + fmt::Debug {
     /// Opens a kit's archive for reading.
     fn open_archive(&self, kit: &Kit) -> Result<ArchiveStream, UpdateError>;
 
+    /// Puts a kit's archive at `dest` (reporting the download stage's bytes), checked against the
+    /// size and SHA-256 the source vouches for, and returns its SHA-256. By default a copy of
+    /// [`Self::open_archive`], hashed in the same pass.
+    fn fetch(
+        &self,
+        kit: &Kit,
+        dest: &Path,
+        progress: &dyn Progress,
+    ) -> Result<String, UpdateError> {
+        crate::install::stage::copy_and_hash(
+            self.open_archive(kit)?,
+            &kit.archive,
+            dest,
+            kit.archive_size,
+            kit.sha256.as_deref(),
+            progress,
+        )
+    }
+
     /// The release's notes in Markdown, when the source publishes them.
     fn release_notes(&self, release: &ReleaseName) -> Option<String>;
+
+    /// The source's signed index, verified, when it has one.
+    fn index(&self) -> Result<Option<ReleaseIndex>, UpdateError> {
+        Ok(None)
+    }
+
+    /// What vouches for the source's kits, for the output to say.
+    fn verification(&self) -> Result<Verification, UpdateError> {
+        Ok(Verification::Unverified)
+    }
 }

@@ -13,10 +13,9 @@ use std::time::SystemTime;
 
 use crate::component::Component;
 use crate::error::UpdateError;
-use crate::index::signature;
 use crate::index::trust::Trust;
-use crate::index::{INDEX_FILE, ReleaseIndex, SIGNATURE_FILE};
-use crate::source::{ArchiveStream, Kit, KitStatus, Release, ReleaseSource};
+use crate::index::{self, INDEX_FILE, ReleaseIndex, SIGNATURE_FILE};
+use crate::source::{ArchiveStream, Kit, KitStatus, Release, ReleaseSource, Verification};
 use crate::version::{ClientVersion, ReleaseName};
 use crate::version_file;
 
@@ -34,15 +33,6 @@ pub struct ShareSource {
     trust: Option<Trust>,
 }
 
-/// What vouches for a share's kits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verification {
-    /// A signed index, checked: serial and expiry (unix seconds).
-    Signed { serial: u64, expires: u64 },
-    /// No index: nothing but the share's own files says what a kit should be.
-    Unverified,
-}
-
 impl ShareSource {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         ShareSource {
@@ -57,7 +47,7 @@ impl ShareSource {
     }
 
     /// The share's signed index, verified (signature, format, expiry, serial), if it has one.
-    pub fn index(&self) -> Result<Option<ReleaseIndex>, UpdateError> {
+    fn read_index(&self) -> Result<Option<ReleaseIndex>, UpdateError> {
         let Some(trust) = &self.trust else {
             return Ok(None);
         };
@@ -74,21 +64,7 @@ impl ShareSource {
                 location: location.clone(),
                 detail: format!("{} cannot be read: {e}", signature_path.display()),
             })?;
-        signature::verify(&bytes, &signature, trust.keys(), &location)?;
-        let index = ReleaseIndex::parse(&bytes, &location)?;
-        index.check_expiry(&location, SystemTime::now())?;
-        trust.check_serial(&location, index.serial)?;
-        Ok(Some(index))
-    }
-
-    /// What vouches for this share's kits, for the output to say.
-    pub fn verification(&self) -> Result<Verification, UpdateError> {
-        Ok(self
-            .index()?
-            .map_or(Verification::Unverified, |i| Verification::Signed {
-                serial: i.serial,
-                expires: i.expires,
-            }))
+        index::verify(&bytes, &signature, trust, &location, SystemTime::now()).map(Some)
     }
 
     fn unreachable(&self) -> impl FnOnce(std::io::Error) -> UpdateError + '_ {
@@ -172,7 +148,7 @@ impl ReleaseSource for ShareSource {
     }
 
     fn releases(&self) -> Result<Vec<Release>, UpdateError> {
-        let index = self.index()?;
+        let index = self.read_index()?;
         let mut releases = Vec::new();
         for entry in fs::read_dir(&self.root).map_err(self.unreachable())? {
             let entry = entry.map_err(self.unreachable())?;
@@ -208,6 +184,14 @@ impl ReleaseSource for ShareSource {
             reader: Box::new(file),
             len: Some(len),
         })
+    }
+
+    fn index(&self) -> Result<Option<ReleaseIndex>, UpdateError> {
+        self.read_index()
+    }
+
+    fn verification(&self) -> Result<Verification, UpdateError> {
+        Verification::of(self.read_index()?.as_ref())
     }
 
     fn release_notes(&self, release: &ReleaseName) -> Option<String> {

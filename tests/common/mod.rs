@@ -213,6 +213,11 @@ impl Env {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
+        self.command_from(&self.share.display().to_string(), args)
+    }
+
+    /// Like [`Env::command`], with another release source (an HTTP mirror's URL, say).
+    pub fn command_from(&self, source: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ibex-updater"));
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("IBEX_UPDATER_") {
@@ -225,7 +230,7 @@ impl Env {
         )
         .env("IBEX_UPDATER_DATA_DIR", self.dir.path().join("data"))
         .arg("--source")
-        .arg(&self.share)
+        .arg(source)
         .arg("--install-root")
         .arg(&self.root)
         .args(args);
