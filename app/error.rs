@@ -165,6 +165,11 @@ pub enum UpdateError {
     #[error("{url}: the server answered {status}")]
     HttpStatus { url: String, status: String },
 
+    #[error(
+        "{location} has no signed index.json, so nothing vouches for its kits; the release team publishes one with `ibex-updater publish`, or IT can set allow_unsigned = true in the machine policy"
+    )]
+    UnsignedSource { location: String },
+
     #[error("the install was cancelled before anything was swapped in")]
     Cancelled,
 
@@ -189,7 +194,8 @@ impl UpdateError {
             | UpdateError::BadIndexSignature { .. }
             | UpdateError::UnknownSigningKey { .. }
             | UpdateError::IndexRollback { .. }
-            | UpdateError::IndexExpired { .. } => ErrorKind::Integrity,
+            | UpdateError::IndexExpired { .. }
+            | UpdateError::UnsignedSource { .. } => ErrorKind::Integrity,
             UpdateError::InvalidVersion(_)
             | UpdateError::Usage(_)
             | UpdateError::UnknownInstrument { .. } => ErrorKind::Usage,

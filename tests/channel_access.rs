@@ -301,7 +301,14 @@ fn the_address_list_comes_from_the_policy_unless_the_environment_says_otherwise(
     let peer = Peer::start(command, port);
     let env = Env::with_standard_share();
     let policy = env.dir.path().join("policy.toml");
-    std::fs::write(&policy, format!("ca_addr_list = '127.0.0.1:{port}'\n")).unwrap();
+    std::fs::write(
+        &policy,
+        format!(
+            "{}ca_addr_list = '127.0.0.1:{port}'\n",
+            common::ALLOW_UNSIGNED
+        ),
+    )
+    .unwrap();
     let run_with_policy = |args: &[&str], addr_list: Option<String>| {
         let mut cmd = env.command(args);
         cmd.env("IBEX_UPDATER_POLICY", &policy)
@@ -323,7 +330,10 @@ fn the_address_list_comes_from_the_policy_unless_the_environment_says_otherwise(
     // The policy's instrument is the one asked when none is named.
     std::fs::write(
         &policy,
-        format!("ca_addr_list = '127.0.0.1:{port}'\ninstrument = 'zoom'\n"),
+        format!(
+            "{}ca_addr_list = '127.0.0.1:{port}'\ninstrument = 'zoom'\n",
+            common::ALLOW_UNSIGNED
+        ),
     )
     .unwrap();
     let run = run_with_policy(&["status", "--json"], None);

@@ -186,7 +186,7 @@ fn source_falls_back_to_the_environment_then_the_policy_file() {
     // No --source at all: a clear usage error naming the ways to set one.
     let mut bare = std::process::Command::new(env!("CARGO_BIN_EXE_ibex-updater"));
     bare.env_remove("IBEX_UPDATER_SOURCE")
-        .env("IBEX_UPDATER_POLICY", env.dir.path().join("none.toml"))
+        .env("IBEX_UPDATER_POLICY", env.dir.path().join("no-policy.toml"))
         .env("IBEX_UPDATER_INSTALL_ROOT", &env.root)
         .args(["releases", "--json"]);
     let run = releases(&mut bare);
@@ -202,7 +202,8 @@ fn source_falls_back_to_the_environment_then_the_policy_file() {
     fs::write(
         &policy,
         format!(
-            "release_source = '{}'\ninstall_root = '{}'\n",
+            "{}release_source = '{}'\ninstall_root = '{}'\n",
+            common::ALLOW_UNSIGNED,
             env.share.display(),
             env.root.display()
         ),

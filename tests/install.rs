@@ -468,7 +468,7 @@ fn install_on_a_terminal_shows_a_progress_bar() {
     );
     let out = Command::new("script")
         .args(["-qec", &args, "/dev/null"])
-        .env("IBEX_UPDATER_POLICY", env.dir.path().join("none.toml"))
+        .env("IBEX_UPDATER_POLICY", env.dir.path().join("no-policy.toml"))
         .output()
         .unwrap();
     let screen = String::from_utf8_lossy(&out.stdout);

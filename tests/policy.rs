@@ -16,9 +16,11 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
-        Setup {
+        let setup = Setup {
             dir: tempfile::tempdir().unwrap(),
-        }
+        };
+        setup.policy("");
+        setup
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -26,7 +28,12 @@ impl Setup {
     }
 
     fn policy(&self, text: &str) {
-        fs::write(self.path("policy.toml"), text).unwrap();
+        // The tests' shares have no signed index.
+        fs::write(
+            self.path("policy.toml"),
+            format!("{}{text}", common::ALLOW_UNSIGNED),
+        )
+        .unwrap();
     }
 
     fn user_settings(&self, text: &str) {

@@ -8,7 +8,7 @@ mod common;
 
 use std::fs;
 
-use common::Env;
+use common::{ALLOW_UNSIGNED, Env};
 
 fn prompt(env: &Env, extra: &[&str]) -> common::Run {
     let mut args = vec!["--demo", "check", "--instrument", "LARMOR", "--prompt"];
@@ -92,10 +92,14 @@ fn the_logon_check_runs_only_when_the_policy_turns_it_on_and_not_too_often() {
     common::Share::standard(&env.share);
     // Nothing installed: a mismatch, but auto_check is off, so nothing happens.
     logon(&env).assert_code(0);
-    fs::write(&policy, "auto_check = false\n").unwrap();
+    fs::write(&policy, format!("{ALLOW_UNSIGNED}auto_check = false\n")).unwrap();
     logon(&env).assert_code(0);
 
-    fs::write(&policy, "auto_check = true\ncheck_interval_hours = 24\n").unwrap();
+    fs::write(
+        &policy,
+        format!("{ALLOW_UNSIGNED}auto_check = true\ncheck_interval_hours = 24\n"),
+    )
+    .unwrap();
     let run = logon(&env);
     run.assert_code(1);
     assert!(

@@ -179,9 +179,19 @@ fn a_signed_share_installs_with_hashes_from_the_index_and_says_so() {
             "{change}"
         );
     }
-    // Without an index the share is still read, and said to be unverified.
+    // Without an index the share is refused, unless the policy allows unsigned shares; then it
+    // is read and said to be unverified.
     fs::remove_file(signed.index()).unwrap();
     let run = signed.env.run(&["releases"]);
+    run.assert_code(3);
+    assert!(
+        run.stderr.contains("has no signed index.json"),
+        "{}",
+        run.stderr
+    );
+    fs::write(signed.policy(), common::ALLOW_UNSIGNED).unwrap();
+    let run = signed.env.run(&["releases"]);
+    run.assert_code(0);
     assert!(
         run.stdout.contains("unverified: no signed index.json"),
         "{}",

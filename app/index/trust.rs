@@ -20,6 +20,8 @@ pub struct Trust {
     keys: Vec<PublicKey>,
     /// Remembers the newest serial per source location.
     serials: PathBuf,
+    /// The policy lets this site read shares that have no signed index.
+    pub allow_unsigned: bool,
 }
 
 impl Trust {
@@ -41,6 +43,7 @@ impl Trust {
         Ok(Trust {
             keys,
             serials: data_dir.join("index-serials.toml"),
+            allow_unsigned: policy.allow_unsigned == Some(true),
         })
     }
 

@@ -54,7 +54,14 @@ impl ShareSource {
         let path = self.root.join(INDEX_FILE);
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && trust.allow_unsigned => {
+                return Ok(None);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(UpdateError::UnsignedSource {
+                    location: self.location(),
+                });
+            }
             Err(e) => return Err((self.unreachable())(e)),
         };
         let location = self.location();

@@ -11,6 +11,8 @@ use std::process::{Command, Output};
 use sha2::{Digest, Sha256};
 
 pub const GUI: &str = "ibex-gui";
+/// The policy line that lets the tests read shares without a signed index.
+pub const ALLOW_UNSIGNED: &str = "allow_unsigned = true\n";
 pub const GENIE: &str = "genie-python";
 
 /// The real 7-Zip (Debian package `7zip`). In CI a missing 7-Zip fails the run.
@@ -203,6 +205,8 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         let share = dir.path().join("Releases");
         let root = dir.path().join("Apps");
+        // Shares built by the tests have no signed index unless a test publishes one.
+        fs::write(dir.path().join("no-policy.toml"), ALLOW_UNSIGNED).unwrap();
         Env { dir, share, root }
     }
 
