@@ -170,6 +170,11 @@ pub enum UpdateError {
     )]
     UnsignedSource { location: String },
 
+    #[error(
+        "the published updater build {path} cannot be used, so the running one was kept: {detail}"
+    )]
+    BadUpdaterBuild { path: String, detail: String },
+
     #[error("the install was cancelled before anything was swapped in")]
     Cancelled,
 
@@ -195,7 +200,8 @@ impl UpdateError {
             | UpdateError::UnknownSigningKey { .. }
             | UpdateError::IndexRollback { .. }
             | UpdateError::IndexExpired { .. }
-            | UpdateError::UnsignedSource { .. } => ErrorKind::Integrity,
+            | UpdateError::UnsignedSource { .. }
+            | UpdateError::BadUpdaterBuild { .. } => ErrorKind::Integrity,
             UpdateError::InvalidVersion(_)
             | UpdateError::Usage(_)
             | UpdateError::UnknownInstrument { .. } => ErrorKind::Usage,

@@ -20,6 +20,7 @@ pub mod prompt;
 pub mod settings;
 pub mod source;
 pub mod status;
+pub mod upgrade;
 pub mod verdict;
 pub mod version;
 pub mod version_file;

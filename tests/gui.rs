@@ -512,6 +512,17 @@ impl ReleaseSource for GatedSource {
             }),
         })
     }
+    fn fetch_file(
+        &self,
+        path: &str,
+        size: u64,
+        sha256: &str,
+        dest: &Path,
+        progress: &dyn ibex_updater::progress::Progress,
+    ) -> Result<(), UpdateError> {
+        self.share.fetch_file(path, size, sha256, dest, progress)
+    }
+
     fn release_notes(&self, release: &ReleaseName) -> Option<String> {
         self.share.release_notes(release)
     }

@@ -84,6 +84,15 @@ pub enum Command {
     Publish(PublishArgs),
     /// Make a key pair for signing release indexes (minisign format).
     Keygen(KeygenArgs),
+    /// Update ibex-updater itself from the builds the signed index lists.
+    SelfUpdate(SelfUpdateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SelfUpdateArgs {
+    /// Only say whether a newer build is published (exit 10 when one is).
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

@@ -131,6 +131,7 @@ fn dispatch(cli: &Cli) -> Result<u8> {
         }
         Command::Instruments => instruments(cli, &settings),
         Command::Verify(args) => signing::verify(cli, &settings, &args.component.components()),
+        Command::SelfUpdate(args) => signing::self_update(cli, &settings, args.check),
         Command::DemoFleet(_) | Command::Publish(_) | Command::Keygen(_) => {
             unreachable!("handled before the settings are resolved")
         }

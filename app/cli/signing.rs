@@ -2,13 +2,15 @@
 
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use ibex_updater::component::Component;
 use ibex_updater::effective::Settings;
 use ibex_updater::error::UpdateError;
 use ibex_updater::index::manifest::{self, InstalledCheck};
 use ibex_updater::index::publish::{PublishOptions, publish as write_index};
 use ibex_updater::index::{INDEX_FILE, SIGNATURE_FILE, signature};
+use ibex_updater::progress::NoProgress;
+use ibex_updater::upgrade;
 use serde_json::json;
 
 use crate::cli::args::{Cli, KeygenArgs, PublishArgs};
@@ -55,6 +57,59 @@ pub fn publish(cli: &Cli, args: &PublishArgs) -> Result<u8> {
         );
     }
     Ok(code::SUCCESS)
+}
+
+/// Updates the running binary from the newest build the signed index lists for this platform.
+/// Exits 0 when up to date or updated; with `check`, 10 when a newer build is published.
+pub fn self_update(cli: &Cli, settings: &Settings, check: bool) -> Result<u8> {
+    let source = settings.source()?;
+    let Some(index) = source.index()? else {
+        bail!(UpdateError::Usage(format!(
+            "{} has no signed index.json, so it publishes no updater builds",
+            source.location()
+        )));
+    };
+    let current = upgrade::CURRENT_VERSION;
+    let target = upgrade::current_target();
+    let Some(build) = upgrade::newer_build(&index, current, target) else {
+        report(
+            cli,
+            &json!({"updated": false, "current": current}),
+            &format!("ibex-updater {current} is the newest build for {target}"),
+        );
+        return Ok(code::SUCCESS);
+    };
+    if check {
+        report(
+            cli,
+            &json!({"available": build.version, "current": current}),
+            &format!(
+                "ibex-updater {} is available (this is {current})",
+                build.version
+            ),
+        );
+        return Ok(code::UPDATE_AVAILABLE);
+    }
+    let exe = std::env::current_exe().context("cannot tell where the running ibex-updater is")?;
+    upgrade::apply(source, build, &exe, &NoProgress)?;
+    report(
+        cli,
+        &json!({"updated": true, "from": current, "to": build.version, "path": exe}),
+        &format!(
+            "updated {} from {current} to {}",
+            exe.display(),
+            build.version
+        ),
+    );
+    Ok(code::SUCCESS)
+}
+
+fn report(cli: &Cli, doc: &serde_json::Value, text: &str) {
+    if cli.json {
+        println!("{doc}");
+    } else {
+        println!("{text}");
+    }
 }
 
 /// Lists what differs from the manifest; exits 3 when anything does.

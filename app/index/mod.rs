@@ -20,6 +20,8 @@ use crate::error::UpdateError;
 pub const INDEX_FILE: &str = "index.json";
 pub const SIGNATURE_FILE: &str = "index.json.minisig";
 pub const FORMAT: u32 = 1;
+/// Where the release team puts the updater's own builds: `Updater/<version>/<target>/ibex-updater[.exe]`.
+pub const UPDATER_DIR: &str = "Updater";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +34,22 @@ pub struct ReleaseIndex {
     /// Unix seconds; after this the index must be republished.
     pub expires: u64,
     pub releases: Vec<IndexRelease>,
+    /// Builds of the updater itself, for `self-update`.
+    #[serde(default)]
+    pub updater: Vec<UpdaterBuild>,
+}
+
+/// One build of ibex-updater, from `Updater/<version>/<target>/` on the share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdaterBuild {
+    /// The Rust target triple it runs on, e.g. `x86_64-pc-windows-msvc`.
+    pub target: String,
+    pub version: String,
+    /// Relative to the share's root, with `/` separators.
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

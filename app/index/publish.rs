@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::{
-    FORMAT, INDEX_FILE, IndexKit, IndexRelease, ReleaseIndex, SIGNATURE_FILE, manifest, signature,
-    unix_seconds,
+    FORMAT, INDEX_FILE, IndexKit, IndexRelease, ReleaseIndex, SIGNATURE_FILE, UPDATER_DIR,
+    UpdaterBuild, manifest, signature, unix_seconds,
 };
 use crate::error::UpdateError;
 use crate::paths;
@@ -68,6 +68,7 @@ pub fn publish(options: &PublishOptions, now: SystemTime) -> Result<ReleaseIndex
         published: unix_seconds(now),
         expires: unix_seconds(now + options.valid_for),
         releases,
+        updater: updater_builds(&options.share)?,
     };
     let json =
         serde_json::to_string_pretty(&index).map_err(|e| UpdateError::Usage(e.to_string()))? + "\n";
@@ -81,6 +82,58 @@ pub fn publish(options: &PublishOptions, now: SystemTime) -> Result<ReleaseIndex
     paths::write_atomically(&options.out.join(SIGNATURE_FILE), &signature)?;
     paths::write_atomically(&options.out.join(INDEX_FILE), &json)?;
     Ok(index)
+}
+
+/// Every `Updater/<version>/<target>/ibex-updater[.exe]` on the share.
+fn updater_builds(share: &Path) -> Result<Vec<UpdaterBuild>, UpdateError> {
+    let mut builds = Vec::new();
+    for version_dir in subfolders(&share.join(UPDATER_DIR))? {
+        let Some(version) = folder_name(&version_dir) else {
+            continue;
+        };
+        if semver::Version::parse(&version).is_err() {
+            tracing::warn!("skipping {}: not a version", version_dir.display());
+            continue;
+        }
+        for target_dir in subfolders(&version_dir)? {
+            let Some(target) = folder_name(&target_dir) else {
+                continue;
+            };
+            for name in ["ibex-updater", "ibex-updater.exe"] {
+                let path = target_dir.join(name);
+                if path.is_file() {
+                    let (size, sha256) = hash_file(&path)?;
+                    builds.push(UpdaterBuild {
+                        target: target.clone(),
+                        version: version.clone(),
+                        path: relative(share, &path),
+                        size,
+                        sha256,
+                    });
+                }
+            }
+        }
+    }
+    Ok(builds)
+}
+
+fn subfolders(dir: &Path) -> Result<Vec<PathBuf>, UpdateError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(UpdateError::io("list", dir)(e)),
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+fn folder_name(path: &Path) -> Option<String> {
+    path.file_name().and_then(|n| n.to_str()).map(String::from)
 }
 
 fn previous_serial(path: &Path) -> Option<u64> {

@@ -221,6 +221,31 @@ impl ReleaseSource for HttpSource {
         Ok(kit.sha256.clone().unwrap_or_default())
     }
 
+    fn fetch_file(
+        &self,
+        path: &str,
+        size: u64,
+        sha256: &str,
+        dest: &Path,
+        progress: &dyn Progress,
+    ) -> Result<(), UpdateError> {
+        let url = format!("{}{path}", self.base);
+        let wanted = Wanted {
+            url: &url,
+            size,
+            sha256,
+        };
+        let cached = download::download(
+            &self.client,
+            &wanted,
+            &self.options.cache,
+            self.options.retry,
+            progress,
+        )?;
+        std::fs::copy(&cached, dest).map_err(UpdateError::io("copy", &cached))?;
+        Ok(())
+    }
+
     fn release_notes(&self, release: &ReleaseName) -> Option<String> {
         self.get_text(&format!("{release}/{}", super::share::RELEASE_NOTES))
             .ok()

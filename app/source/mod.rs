@@ -162,6 +162,17 @@ pub trait ReleaseSource: Send + Sync + fmt::Debug {
         )
     }
 
+    /// Puts the file at `path` (relative to the source, `/`-separated) at `dest`, checked against
+    /// `size` and `sha256`.
+    fn fetch_file(
+        &self,
+        path: &str,
+        size: u64,
+        sha256: &str,
+        dest: &Path,
+        progress: &dyn Progress,
+    ) -> Result<(), UpdateError>;
+
     /// The release's notes in Markdown, when the source publishes them.
     fn release_notes(&self, release: &ReleaseName) -> Option<String>;
 

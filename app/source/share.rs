@@ -15,6 +15,7 @@ use crate::component::Component;
 use crate::error::UpdateError;
 use crate::index::trust::Trust;
 use crate::index::{self, INDEX_FILE, ReleaseIndex, SIGNATURE_FILE};
+use crate::progress::Progress;
 use crate::source::{ArchiveStream, Kit, KitStatus, Release, ReleaseSource, Verification};
 use crate::version::{ClientVersion, ReleaseName};
 use crate::version_file;
@@ -195,6 +196,32 @@ impl ReleaseSource for ShareSource {
 
     fn index(&self) -> Result<Option<ReleaseIndex>, UpdateError> {
         self.read_index()
+    }
+
+    fn fetch_file(
+        &self,
+        path: &str,
+        size: u64,
+        sha256: &str,
+        dest: &Path,
+        progress: &dyn Progress,
+    ) -> Result<(), UpdateError> {
+        let source = self.root.join(path);
+        let file = File::open(&source).map_err(self.unreachable())?;
+        let stream = ArchiveStream {
+            reader: Box::new(file),
+            len: None,
+        };
+        let shown = source.display().to_string();
+        crate::install::stage::copy_and_hash(
+            stream,
+            &shown,
+            dest,
+            Some(size),
+            Some(sha256),
+            progress,
+        )
+        .map(drop)
     }
 
     fn verification(&self) -> Result<Verification, UpdateError> {

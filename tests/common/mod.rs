@@ -222,7 +222,12 @@ impl Env {
 
     /// Like [`Env::command`], with another release source (an HTTP mirror's URL, say).
     pub fn command_from(&self, source: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ibex-updater"));
+        self.command_of(Path::new(env!("CARGO_BIN_EXE_ibex-updater")), source, args)
+    }
+
+    /// Like [`Env::command_from`], running another copy of the updater.
+    pub fn command_of(&self, program: &Path, source: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("IBEX_UPDATER_") {
                 cmd.env_remove(key);
