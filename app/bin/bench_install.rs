@@ -7,6 +7,8 @@
 #[path = "bench_support.rs"]
 mod bench_support;
 
+use bench_support::{median, run, settle};
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -128,33 +130,12 @@ fn baseline(
     Ok((copied, [deleted, extracted - deleted, copied - extracted]))
 }
 
-/// Writes out dirty pages before a timed phase, so that neither side pays for the other's
-/// writeback.
-fn settle() -> Result<()> {
-    run(&mut Command::new("sync"))
-}
-
 /// `7z x -aoa -o<dest> <archive>`, as today's install scripts unpack a kit.
 fn extract_with_7z(seven_zip: &str, archive: &Path, dest: &Path) -> Result<()> {
     run(Command::new(seven_zip)
         .args(["x", "-bd", "-y", "-aoa"])
         .arg(format!("-o{}", dest.display()))
         .arg(archive))
-}
-
-fn median(times: &mut [Duration]) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn run(cmd: &mut Command) -> Result<()> {
-    let out = cmd
-        .output()
-        .with_context(|| format!("could not run {cmd:?}"))?;
-    if !out.status.success() {
-        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(())
 }
 
 /// A share with releases 1.0.0, 1.0.1 and 1.0.2 of one client-sized kit (the archive is shared

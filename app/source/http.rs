@@ -46,21 +46,7 @@ impl HttpSource {
                 "{base}: plain http:// is used only when the machine policy sets allow_http = true; use https://"
             )));
         }
-        install_crypto_provider();
-        let mut builder = Client::builder()
-            .connect_timeout(options.timeout)
-            // In the blocking client this bounds each read of a body too: a stalled server times
-            // out like a dropped connection, and the download resumes.
-            .timeout(options.timeout)
-            .user_agent(concat!("ibex-updater/", env!("CARGO_PKG_VERSION")));
-        if let Some(proxy) = &options.proxy {
-            let proxy = reqwest::Proxy::all(proxy)
-                .map_err(|e| UpdateError::Usage(format!("the proxy {proxy} is not usable: {e}")))?;
-            builder = builder.proxy(proxy);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| UpdateError::Usage(format!("could not set up HTTP for {base}: {e}")))?;
+        let client = client(options.timeout, options.proxy.as_deref())?;
         let base = if base.ends_with('/') {
             base.to_string()
         } else {
@@ -126,6 +112,25 @@ impl HttpSource {
             progress,
         )
     }
+}
+
+/// The HTTP client every download uses (the benchmark too).
+pub fn client(timeout: Duration, proxy: Option<&str>) -> Result<Client, UpdateError> {
+    install_crypto_provider();
+    let mut builder = Client::builder()
+        .connect_timeout(timeout)
+        // In the blocking client this bounds each read of a body too: a stalled server times
+        // out like a dropped connection, and the download resumes.
+        .timeout(timeout)
+        .user_agent(concat!("ibex-updater/", env!("CARGO_PKG_VERSION")));
+    if let Some(proxy) = proxy {
+        let proxy = reqwest::Proxy::all(proxy)
+            .map_err(|e| UpdateError::Usage(format!("the proxy {proxy} is not usable: {e}")))?;
+        builder = builder.proxy(proxy);
+    }
+    builder
+        .build()
+        .map_err(|e| UpdateError::Usage(format!("could not set up HTTP: {e}")))
 }
 
 /// rustls needs one crypto provider for the process; ring is the one built in.
