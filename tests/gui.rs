@@ -603,3 +603,48 @@ fn settings_fixed_by_the_policy_are_read_only() {
     assert!(has_label(&harness, "set by your IT department's policy"));
     click_button(&mut harness, "Close");
 }
+
+#[test]
+fn a_newer_updater_in_the_signed_index_is_offered() {
+    use ibex_updater::index::publish::{PublishOptions, publish};
+    use ibex_updater::index::{signature, trust::Trust};
+
+    let demo = Demo::new();
+    let keys = demo.dir.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let (secret, public) = (keys.join("team.key"), keys.join("team.pub"));
+    signature::keygen(&secret, &public).unwrap();
+    let build_dir = demo
+        .share()
+        .join("Updater/9.9.9")
+        .join(ibex_updater::upgrade::current_target());
+    std::fs::create_dir_all(&build_dir).unwrap();
+    std::fs::write(build_dir.join("ibex-updater"), "a newer build").unwrap();
+    let options = PublishOptions {
+        share: demo.share(),
+        key: secret,
+        out: demo.share(),
+        serial: None,
+        valid_for: Duration::from_secs(86_400),
+    };
+    publish(&options, std::time::SystemTime::now()).unwrap();
+    let policy = ibex_updater::policy::Policy {
+        trusted_keys: vec![std::fs::read_to_string(&public).unwrap()],
+        ..Default::default()
+    };
+    let trust = Trust::from_policy(&policy, &demo.dir.path().join("data")).unwrap();
+    let source = ShareSource::new(demo.share()).with_trust(trust);
+    let mut settings = demo.settings.clone();
+    settings.demo = false;
+    let backend =
+        Backend::new(settings, demo.dir.path().join("data")).with_source(Arc::new(source));
+    let mut harness = harness(UpdaterApp::new(backend));
+    step_until(&mut harness, "the offer", |h| {
+        has_label(h, "IBEX Updater 9.9.9 is available")
+    });
+    assert!(
+        harness
+            .query_by_role_and_label(Role::Button, "Update IBEX Updater")
+            .is_some()
+    );
+}

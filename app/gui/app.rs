@@ -17,6 +17,7 @@ use super::settings_view::{SettingsAction, SettingsForm};
 use crate::component::Component;
 use crate::effective::Settings;
 use crate::error::UpdateError;
+use crate::index::UpdaterBuild;
 use crate::install::Report;
 use crate::instrument_link::InstrumentStatus;
 use crate::settings::UserSettings;
@@ -42,6 +43,9 @@ pub struct UpdaterApp {
     notes_cache: CommonMarkCache,
     started: bool,
     first_frame_logged: bool,
+    /// A newer build of the updater itself, offered above the main view.
+    updater_offer: Option<UpdaterBuild>,
+    updating_updater: bool,
 }
 
 /// Logged once the first frame has been presented.
@@ -80,6 +84,8 @@ impl UpdaterApp {
             release_picker: ReleasePicker::default(),
             notes_cache: CommonMarkCache::default(),
             started: false,
+            updater_offer: None,
+            updating_updater: false,
             first_frame_logged: false,
         }
     }
@@ -100,6 +106,9 @@ impl UpdaterApp {
             self.started = true;
             self.backend.load_instruments(&ctx);
             self.reload_overview(&ctx);
+            if !self.backend.is_demo() {
+                self.backend.check_updater(&ctx);
+            }
         } else if !self.first_frame_logged {
             // The previous frame is on screen now; `bench-window` waits for this line.
             self.first_frame_logged = true;
@@ -159,6 +168,17 @@ impl UpdaterApp {
                     self.job = None;
                     self.finished(&job, result);
                     self.reload_overview(ctx);
+                }
+                Reply::UpdaterOffer(offer) => self.updater_offer = offer,
+                Reply::UpdaterReplaced(result) => {
+                    self.updater_offer = None;
+                    self.updating_updater = false;
+                    match result {
+                        Ok(version) => self.notices.push(Notice::success(format!(
+                            "IBEX Updater was updated to {version}. Close and reopen it to use the new version."
+                        ))),
+                        Err(e) => self.notices.push(Notice::error("Updating IBEX Updater", &e)),
+                    }
                 }
                 Reply::Folder { field, path } => {
                     if let Some(path) = path {
@@ -302,6 +322,7 @@ impl UpdaterApp {
         if let Some(i) = dismissed {
             self.notices.remove(i);
         }
+        self.updater_offer_view(ui);
 
         let server = self.server_version();
         ui.heading(match (&self.selected, &server) {
@@ -367,6 +388,34 @@ impl UpdaterApp {
                     CommonMarkViewer::new().show(ui, &mut self.notes_cache, notes);
                 });
         }
+    }
+
+    fn updater_offer_view(&mut self, ui: &mut egui::Ui) {
+        let Some(build) = self.updater_offer.clone() else {
+            return;
+        };
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal_wrapped(|ui| {
+                ui.label(format!(
+                    "IBEX Updater {} is available (this is {}).",
+                    build.version,
+                    crate::upgrade::CURRENT_VERSION
+                ));
+                let label = if self.updating_updater {
+                    "Updating…"
+                } else {
+                    "Update IBEX Updater"
+                };
+                if ui
+                    .add_enabled(!self.updating_updater, egui::Button::new(label))
+                    .clicked()
+                {
+                    self.updating_updater = true;
+                    self.backend.update_updater(ui.ctx(), build.clone());
+                }
+            });
+        });
     }
 
     /// Installs the target kit of each of `components` that is not already installed, as one

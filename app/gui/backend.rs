@@ -13,12 +13,14 @@ use eframe::egui;
 use crate::component::Component;
 use crate::effective::Settings;
 use crate::error::UpdateError;
+use crate::index::UpdaterBuild;
 use crate::install::{self, InstallOptions, InstallRoot, Report};
 use crate::installed;
 use crate::instrument_link::{self, InstrumentStatus};
 use crate::paths;
 use crate::source::{Kit, Release, ReleaseSource};
 use crate::status::{self, Status};
+use crate::upgrade;
 use crate::version::{ClientVersion, ReleaseName, Version};
 
 /// What a background thread hands back.
@@ -34,6 +36,10 @@ pub enum Reply {
         job: JobKind,
         result: Result<Report, UpdateError>,
     },
+    /// A newer build of the updater itself, if the source's signed index lists one.
+    UpdaterOffer(Option<UpdaterBuild>),
+    /// The updater replaced its own binary (with this version), or why not.
+    UpdaterReplaced(Result<String, UpdateError>),
     /// A folder chosen in the native dialog, or none if it was cancelled.
     Folder {
         field: FolderField,
@@ -213,6 +219,46 @@ impl Backend {
                 job: JobKind::Rollback(components.clone()),
                 result: install::rollback(&root, &components, strict, &*progress, &options),
             }
+        });
+    }
+
+    /// Looks for a newer build of the updater in the source's signed index.
+    pub fn check_updater(&self, ctx: &egui::Context) {
+        let Some(source) = self.source.clone() else {
+            return;
+        };
+        self.spawn(ctx, "gui-updater-check", move || {
+            let offer = match source.index() {
+                Ok(index) => index.and_then(|index| {
+                    upgrade::newer_build(
+                        &index,
+                        upgrade::CURRENT_VERSION,
+                        upgrade::current_target(),
+                    )
+                    .cloned()
+                }),
+                Err(e) => {
+                    tracing::warn!("could not look for a newer updater: {e}");
+                    None
+                }
+            };
+            Reply::UpdaterOffer(offer)
+        });
+    }
+
+    /// Replaces the running updater's binary with `build`.
+    pub fn update_updater(&self, ctx: &egui::Context, build: UpdaterBuild) {
+        let Some(source) = self.source.clone() else {
+            return;
+        };
+        self.spawn(ctx, "gui-self-update", move || {
+            let result = std::env::current_exe()
+                .map_err(UpdateError::io("find", "the running ibex-updater"))
+                .and_then(|exe| {
+                    upgrade::apply(&*source, &build, &exe, &crate::progress::NoProgress)
+                })
+                .map(|()| build.version.clone());
+            Reply::UpdaterReplaced(result)
         });
     }
 
