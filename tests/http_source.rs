@@ -180,23 +180,8 @@ struct Mirror {
 impl Mirror {
     fn new() -> Mirror {
         let env = Env::with_standard_share();
-        let keys = env.dir.path().join("keys");
-        fs::create_dir_all(&keys).unwrap();
-        env.run(&["keygen", "--out-dir", keys.to_str().unwrap()])
-            .assert_code(0);
-        let public = fs::read_to_string(keys.join("ibex-updater.pub")).unwrap();
-        fs::write(
-            env.dir.path().join("no-policy.toml"),
-            format!(
-                "allow_http = true\ntrusted_keys = ['{}']\n",
-                public.lines().last().unwrap()
-            ),
-        )
-        .unwrap();
-        let share = env.share.to_str().unwrap().to_string();
-        let key = keys.join("ibex-updater.key");
-        env.run(&["publish", "--share", &share, "--key", key.to_str().unwrap()])
-            .assert_code(0);
+        let (key, _) = env.trusted_key("ibex-updater", "allow_http = true\n");
+        env.publish(&key, &[]).assert_code(0);
         let server = Server::start(&env.share);
         Mirror { env, server }
     }
@@ -218,6 +203,21 @@ impl Mirror {
 
     fn install(&self) -> Run {
         self.run(&["install", "--server-version", "26.2.0.1234"])
+    }
+
+    /// The install succeeded and the GUI is the 26.2.1 kit that goes with the 26.2.0 server.
+    fn installs(&self) {
+        self.install().assert_code(0);
+        assert_eq!(self.installed_gui().as_deref(), Some("26.2.1"));
+    }
+
+    /// Some archive request asked to resume from byte `from`.
+    fn resumed_from(&self, from: u64) -> bool {
+        let wanted = format!("range=Some({from})");
+        self.server
+            .archive_requests()
+            .iter()
+            .any(|r| r.ends_with(&wanted))
     }
 
     fn installed_gui(&self) -> Option<String> {
@@ -247,20 +247,18 @@ fn installs_from_a_mirror_and_says_the_index_is_signed() {
         run.stdout
     );
     assert!(run.stdout.contains("26.2.1-hotfix"), "{}", run.stdout);
-    mirror.install().assert_code(0);
-    assert_eq!(mirror.installed_gui().as_deref(), Some("26.2.1"));
+    mirror.installs();
 }
 
 #[test]
 fn a_dropped_connection_resumes_with_range() {
     let mirror = Mirror::new();
     mirror.faults().drop_after = Some((100, 1));
-    mirror.install().assert_code(0);
-    assert_eq!(mirror.installed_gui().as_deref(), Some("26.2.1"));
-    let requests = mirror.server.archive_requests();
+    mirror.installs();
     assert!(
-        requests.iter().any(|r| r.ends_with("range=Some(100)")),
-        "{requests:?}"
+        mirror.resumed_from(100),
+        "{:?}",
+        mirror.server.archive_requests()
     );
 }
 
@@ -272,13 +270,12 @@ fn without_range_support_the_download_starts_again() {
         faults.no_range = true;
         faults.drop_after = Some((100, 1));
     }
-    mirror.install().assert_code(0);
-    assert_eq!(mirror.installed_gui().as_deref(), Some("26.2.1"));
+    mirror.installs();
     // The client asked to resume, the server sent it all again, and the client started over.
-    let requests = mirror.server.archive_requests();
     assert!(
-        requests.iter().any(|r| r.ends_with("range=Some(100)")),
-        "{requests:?}"
+        mirror.resumed_from(100),
+        "{:?}",
+        mirror.server.archive_requests()
     );
 }
 
@@ -286,8 +283,7 @@ fn without_range_support_the_download_starts_again() {
 fn server_errors_are_retried() {
     let mirror = Mirror::new();
     mirror.faults().statuses = VecDeque::from([503, 500, 503]);
-    mirror.install().assert_code(0);
-    assert_eq!(mirror.installed_gui().as_deref(), Some("26.2.1"));
+    mirror.installs();
     // Three refusals, then the GUI and genie_python archives.
     assert_eq!(mirror.server.archive_requests().len(), 5);
 }
@@ -297,10 +293,10 @@ fn a_stalled_server_times_out_and_the_download_resumes() {
     let mirror = Mirror::new();
     mirror.faults().stall_after = Some((100, 1));
     mirror.install().assert_code(0);
-    let requests = mirror.server.archive_requests();
     assert!(
-        requests.iter().any(|r| r.ends_with("range=Some(100)")),
-        "{requests:?}"
+        mirror.resumed_from(100),
+        "{:?}",
+        mirror.server.archive_requests()
     );
 }
 
@@ -308,8 +304,7 @@ fn a_stalled_server_times_out_and_the_download_resumes() {
 fn a_wrong_content_length_is_retried() {
     let mirror = Mirror::new();
     mirror.faults().understate_length = Some((100, 1));
-    mirror.install().assert_code(0);
-    assert_eq!(mirror.installed_gui().as_deref(), Some("26.2.1"));
+    mirror.installs();
     let requests = mirror.server.archive_requests();
     assert_eq!(
         requests.len(),

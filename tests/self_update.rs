@@ -21,21 +21,12 @@ struct Setup {
 impl Setup {
     fn new(build: &[u8]) -> Setup {
         let env = Env::with_standard_share();
-        let keys = env.dir.path().join("keys");
-        fs::create_dir_all(&keys).unwrap();
-        env.run(&["keygen", "--out-dir", keys.to_str().unwrap()])
-            .assert_code(0);
-        let public = fs::read_to_string(keys.join("ibex-updater.pub")).unwrap();
-        fs::write(
-            env.dir.path().join("no-policy.toml"),
-            format!("trusted_keys = ['{}']\n", public.lines().last().unwrap()),
-        )
-        .unwrap();
+        let (key, _) = env.trusted_key("ibex-updater", "");
         let dir = env.share.join("Updater/9.9.9").join(current_target());
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join("ibex-updater"), build).unwrap();
         let setup = Setup {
-            key: keys.join("ibex-updater.key"),
+            key,
             installed: env.dir.path().join("bin").join("ibex-updater"),
             env,
         };
@@ -46,16 +37,7 @@ impl Setup {
     }
 
     fn publish(&self) {
-        let share = self.env.share.to_str().unwrap().to_string();
-        self.env
-            .run(&[
-                "publish",
-                "--share",
-                &share,
-                "--key",
-                self.key.to_str().unwrap(),
-            ])
-            .assert_code(0);
+        self.env.publish(&self.key, &[]).assert_code(0);
     }
 
     fn published(&self) -> PathBuf {

@@ -21,30 +21,12 @@ struct Signed {
 impl Signed {
     fn new() -> Signed {
         let env = Env::with_standard_share();
-        let keys = env.dir.path().join("keys");
-        fs::create_dir_all(&keys).unwrap();
-        let run = env.run(&[
-            "keygen",
-            "--out-dir",
-            keys.to_str().unwrap(),
-            "--name",
-            "release",
-        ]);
-        run.assert_code(0);
-        let public_line = fs::read_to_string(keys.join("release.pub"))
-            .unwrap()
-            .lines()
-            .last()
-            .unwrap()
-            .to_string();
-        assert!(run.stdout.contains(&public_line), "{}", run.stdout);
-        let signed = Signed {
-            secret: keys.join("release.key"),
-            public_line,
+        let (secret, public_line) = env.trusted_key("release", "");
+        Signed {
             env,
-        };
-        signed.trust(&[&signed.public_line.clone()]);
-        signed
+            secret,
+            public_line,
+        }
     }
 
     fn trust(&self, keys: &[&str]) {
@@ -61,15 +43,7 @@ impl Signed {
     }
 
     fn publish(&self, extra: &[&str]) -> Run {
-        let mut args = vec![
-            "publish",
-            "--share",
-            self.env.share.to_str().unwrap(),
-            "--key",
-            self.secret.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        self.env.run(&args)
+        self.env.publish(&self.secret, extra)
     }
 
     fn index(&self) -> PathBuf {

@@ -246,6 +246,42 @@ impl Env {
         cmd
     }
 
+    /// Makes a signing key with `keygen` and a policy that trusts it (after `policy_extra`).
+    /// Returns the secret key file and the public key's line.
+    pub fn trusted_key(&self, name: &str, policy_extra: &str) -> (PathBuf, String) {
+        let keys = self.dir.path().join("keys");
+        fs::create_dir_all(&keys).unwrap();
+        let run = self.run(&[
+            "keygen",
+            "--out-dir",
+            keys.to_str().unwrap(),
+            "--name",
+            name,
+        ]);
+        run.assert_code(0);
+        let public = fs::read_to_string(keys.join(format!("{name}.pub"))).unwrap();
+        let line = public.lines().last().unwrap().to_string();
+        assert!(
+            run.stdout.contains(&line),
+            "keygen prints the key to trust: {}",
+            run.stdout
+        );
+        fs::write(
+            self.dir.path().join("no-policy.toml"),
+            format!("{policy_extra}trusted_keys = ['{line}']\n"),
+        )
+        .unwrap();
+        (keys.join(format!("{name}.key")), line)
+    }
+
+    /// `publish` of the share with `key`, and `extra` arguments.
+    pub fn publish(&self, key: &Path, extra: &[&str]) -> Run {
+        let share = self.share.to_str().unwrap().to_string();
+        let mut args = vec!["publish", "--share", &share, "--key", key.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         Run::from(self.command(args).output().unwrap())
     }
