@@ -82,11 +82,15 @@ fn serve(mut stream: TcpStream, root: &Path, faults: &Mutex<Faults>, log: &Mutex
             range_start = value.trim().trim_end_matches('-').parse::<u64>().ok();
         }
     }
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .to_string();
+    let target = request_line.split_whitespace().nth(1).unwrap_or("/");
+    // As a proxy, the request names the whole URL: serve its path (and log that it came that way).
+    let (path, via_proxy) = match target.strip_prefix("http://") {
+        Some(rest) => (rest.find('/').map_or("/", |i| &rest[i..]).to_string(), true),
+        None => (target.to_string(), false),
+    };
+    if via_proxy {
+        log.lock().unwrap().push(format!("PROXY {target}"));
+    }
     let file = root.join(path.trim_start_matches('/'));
     let Ok(mut body) = fs::read(&file) else {
         let _ = stream
@@ -191,14 +195,17 @@ impl Mirror {
     }
 
     fn run(&self, args: &[&str]) -> Run {
+        self.run_from(&self.server.url(), args)
+    }
+
+    fn run_from(&self, source: &str, args: &[&str]) -> Run {
         let mut all = vec!["--http-timeout", "1"];
         all.extend_from_slice(args);
-        Run::from(
-            self.env
-                .command_from(&self.server.url(), &all)
-                .output()
-                .unwrap(),
-        )
+        let mut command = self.env.command_from(source, &all);
+        for proxy in ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"] {
+            command.env_remove(proxy).env_remove(proxy.to_lowercase());
+        }
+        Run::from(command.output().unwrap())
     }
 
     fn install(&self) -> Run {
@@ -395,4 +402,77 @@ fn a_retried_install_reuses_the_verified_download() {
         "no archive fetched again"
     );
     assert_eq!(mirror.installed_gui().as_deref(), Some("26.2.1"));
+}
+
+/// Replaces the mirror's index with one published by `publish` from the same share.
+fn republish(mirror: &Mirror, key: &Path, extra: &[&str]) {
+    fs::remove_file(mirror.env.share.join("index.json")).unwrap();
+    mirror.env.publish(key, extra).assert_code(0);
+}
+
+#[test]
+fn an_older_expired_or_foreign_index_on_the_mirror_is_refused() {
+    let mirror = Mirror::new();
+    let key = mirror.env.dir.path().join("keys").join("ibex-updater.key");
+    let before = mirror.client_files();
+    // Serial 2 seen, then serial 1 served again, validly signed.
+    republish(&mirror, &key, &["--serial", "2"]);
+    mirror.run(&["releases"]).assert_code(0);
+    republish(&mirror, &key, &["--serial", "1"]);
+    let run = mirror.install();
+    run.assert_code(3);
+    assert!(
+        run.stderr.contains("older than serial 2 seen before"),
+        "{}",
+        run.stderr
+    );
+    // An expired one.
+    republish(&mirror, &key, &["--serial", "3", "--valid-days", "0"]);
+    let run = mirror.install();
+    run.assert_code(3);
+    assert!(run.stderr.contains("expired"), "{}", run.stderr);
+    // One signed by a key the policy does not list.
+    let other = mirror.env.dir.path().join("other");
+    fs::create_dir_all(&other).unwrap();
+    mirror
+        .env
+        .run(&["keygen", "--out-dir", other.to_str().unwrap()])
+        .assert_code(0);
+    republish(&mirror, &other.join("ibex-updater.key"), &["--serial", "4"]);
+    let run = mirror.install();
+    run.assert_code(3);
+    assert!(run.stderr.contains("does not trust"), "{}", run.stderr);
+    assert_eq!(mirror.client_files(), before);
+}
+
+#[test]
+fn the_policy_proxy_and_the_standard_variables_are_used() {
+    let mirror = Mirror::new();
+    // A host that cannot be resolved: only a proxy can answer for it.
+    let unreachable = "http://mirror.invalid/";
+    let policy = mirror.env.dir.path().join("no-policy.toml");
+    let text = fs::read_to_string(&policy).unwrap();
+    fs::write(
+        &policy,
+        format!("{text}proxy = '{}'\n", mirror.server.url()),
+    )
+    .unwrap();
+    mirror
+        .run_from(unreachable, &["install", "--server-version", "26.2.0.1234"])
+        .assert_code(0);
+    let requests = mirror.server.archive_requests();
+    assert!(
+        requests.contains(&"PROXY http://mirror.invalid/index.json".to_string()),
+        "{requests:?}"
+    );
+
+    fs::write(&policy, text).unwrap();
+    let mut command = mirror
+        .env
+        .command_from(unreachable, &["--http-timeout", "1", "releases"]);
+    command
+        .env("HTTP_PROXY", mirror.server.url())
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy");
+    Run::from(command.output().unwrap()).assert_code(0);
 }
