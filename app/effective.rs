@@ -167,7 +167,7 @@ fn open_source(
     if location.starts_with("http://") || location.starts_with("https://") {
         let options = HttpOptions {
             trust,
-            cache: root.state_dir().join("downloads"),
+            cache: root.downloads_dir(),
             proxy: policy.proxy.clone().or_else(|| user.proxy.clone()),
             allow_http: policy.allow_http == Some(true),
             timeout: if http_timeout.is_zero() {

@@ -6,6 +6,7 @@
 //! <root>/.ibex-updater/lock         held while an install or rollback runs
 //! <root>/.ibex-updater/journal.json present only while a swap is in flight
 //! <root>/.ibex-updater/staging/<tx> downloads and extracted trees of one transaction
+//! <root>/.ibex-updater/downloads/   verified archives from HTTP mirrors, kept for reuse
 //! <root>/.ibex-updater/previous/    the versions `rollback` restores
 //! ```
 //!
@@ -43,6 +44,11 @@ impl InstallRoot {
 
     pub fn journal_path(&self) -> PathBuf {
         self.state_dir().join("journal.json")
+    }
+
+    /// Where HTTP downloads go, beside staging so that linking one in is free.
+    pub fn downloads_dir(&self) -> PathBuf {
+        self.state_dir().join("downloads")
     }
 
     pub fn staging_dir(&self) -> PathBuf {
