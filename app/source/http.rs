@@ -91,6 +91,25 @@ impl HttpSource {
         })
     }
 
+    /// The mirror's index, which it must have: there is no folder to list.
+    fn fetch_index(&self) -> Result<ReleaseIndex, UpdateError> {
+        let bytes = self.get_text(INDEX_FILE)?;
+        let location = self.location();
+        let signature =
+            self.get_text(SIGNATURE_FILE)
+                .map_err(|e| UpdateError::BadIndexSignature {
+                    location: location.clone(),
+                    detail: format!("{SIGNATURE_FILE} cannot be fetched: {e}"),
+                })?;
+        index::verify(
+            bytes.as_bytes(),
+            &signature,
+            &self.options.trust,
+            &location,
+            SystemTime::now(),
+        )
+    }
+
     fn download(&self, kit: &Kit, progress: &dyn Progress) -> Result<PathBuf, UpdateError> {
         let (Some(size), Some(sha256)) = (kit.archive_size, kit.sha256.as_deref()) else {
             return Err(UpdateError::KitNotInstallable {
@@ -148,22 +167,7 @@ impl ReleaseSource for HttpSource {
     }
 
     fn index(&self) -> Result<Option<ReleaseIndex>, UpdateError> {
-        let bytes = self.get_text(INDEX_FILE)?;
-        let location = self.location();
-        let signature =
-            self.get_text(SIGNATURE_FILE)
-                .map_err(|e| UpdateError::BadIndexSignature {
-                    location: location.clone(),
-                    detail: format!("{SIGNATURE_FILE} cannot be fetched: {e}"),
-                })?;
-        index::verify(
-            bytes.as_bytes(),
-            &signature,
-            &self.options.trust,
-            &location,
-            SystemTime::now(),
-        )
-        .map(Some)
+        self.fetch_index().map(Some)
     }
 
     fn verification(&self) -> Result<Verification, UpdateError> {
@@ -171,9 +175,7 @@ impl ReleaseSource for HttpSource {
     }
 
     fn releases(&self) -> Result<Vec<Release>, UpdateError> {
-        let index = self
-            .index()?
-            .unwrap_or_else(|| unreachable!("an HTTP source always has an index"));
+        let index = self.fetch_index()?;
         let mut releases = Vec::new();
         for listed in &index.releases {
             let Ok(name) = listed.name.parse::<ReleaseName>() else {
