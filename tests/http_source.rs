@@ -227,6 +227,20 @@ impl Mirror {
             .any(|r| r.ends_with(&wanted))
     }
 
+    /// The install is refused with `code` and a message containing `wanted`, and the installed
+    /// client is as it was.
+    fn refused(&self, code: i32, wanted: &str) {
+        let before = self.client_files();
+        let run = self.install();
+        run.assert_code(code);
+        assert!(
+            run.stderr.contains(wanted),
+            "wanted '{wanted}' in: {}",
+            run.stderr
+        );
+        assert_eq!(self.client_files(), before, "nothing was changed");
+    }
+
     fn installed_gui(&self) -> Option<String> {
         self.env.installed_version(common::GUI)
     }
@@ -323,23 +337,15 @@ fn a_wrong_content_length_is_retried() {
 #[test]
 fn a_missing_archive_is_refused_with_exit_4() {
     let mirror = Mirror::new();
-    let before = mirror.client_files();
     fs::remove_file(mirror.env.share.join("26.2.1/Client/zips/Client.7z")).unwrap();
-    let run = mirror.install();
-    run.assert_code(4);
-    assert!(run.stderr.contains("404"), "{}", run.stderr);
-    assert_eq!(mirror.client_files(), before);
+    mirror.refused(4, "404");
 }
 
 #[test]
 fn endless_server_errors_give_up_with_exit_4() {
     let mirror = Mirror::new();
-    let before = mirror.client_files();
     mirror.faults().statuses = VecDeque::from(vec![503; 20]);
-    let run = mirror.install();
-    run.assert_code(4);
-    assert!(run.stderr.contains("after 5 attempts"), "{}", run.stderr);
-    assert_eq!(mirror.client_files(), before);
+    mirror.refused(4, "after 5 attempts");
 }
 
 #[test]
