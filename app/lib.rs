@@ -2,9 +2,11 @@
 //! Nothing here depends on a GUI; the command line (and later the window) are front ends over it.
 
 pub mod ca;
+pub mod clock;
 pub mod component;
 pub mod demo;
 pub mod demo_fleet;
+pub mod digest;
 pub mod effective;
 pub mod error;
 pub mod gui;

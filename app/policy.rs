@@ -7,6 +7,7 @@
 //! empty values for the properties it was not given).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -79,6 +80,12 @@ impl Policy {
     }
 
     /// Whether the policy fixes its settings for users.
+    /// `check_interval_hours` as a duration.
+    pub fn check_interval(&self) -> Option<Duration> {
+        self.check_interval_hours
+            .map(|hours| Duration::from_secs(u64::from(hours) * 3600))
+    }
+
     pub fn locks_settings(&self) -> bool {
         self.users_may_change_settings == Some(false)
     }

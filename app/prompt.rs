@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::unix_seconds;
 use crate::error::UpdateError;
 use crate::paths;
 use crate::status::Status;
@@ -120,10 +121,6 @@ fn server_release(status: &Status) -> Option<String> {
         .map(|v| format!("{}.{}.{}", v.major(), v.minor(), v.patch()))
 }
 
-fn unix_seconds(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,7 +142,7 @@ mod tests {
     const NOW: Duration = Duration::from_secs(1_800_000_000);
 
     fn now() -> SystemTime {
-        UNIX_EPOCH + NOW
+        std::time::UNIX_EPOCH + NOW
     }
 
     #[test]

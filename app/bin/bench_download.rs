@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use bench_support::{median, run, settle};
+use ibex_updater::digest;
 use ibex_updater::progress::NoProgress;
-use ibex_updater::source::download::{self, Retry, Wanted, hash_file};
+use ibex_updater::source::download::{self, Retry, Wanted};
 use ibex_updater::source::http;
 
 fn main() -> Result<()> {
@@ -41,7 +42,7 @@ fn main() -> Result<()> {
     let www = dir.join("www");
     let archive = www.join("archive.7z");
     ensure_archive(&archive, megabytes << 20)?;
-    let (size, sha256) = hash_file(&archive)?;
+    let (size, sha256) = digest::of_file(&archive)?;
     let port = free_port()?;
     let _nginx = Nginx::start(&dir, &www, port)?;
     let url = format!("http://127.0.0.1:{port}/archive.7z");

@@ -3,9 +3,10 @@
 
 use std::fs::{self, OpenOptions};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
+use ibex_updater::clock::{from_unix_seconds, unix_seconds};
 use ibex_updater::effective::Settings;
 use ibex_updater::error::UpdateError;
 use ibex_updater::gui::{self, Backend, PromptApp, PromptOutcome};
@@ -120,10 +121,8 @@ pub fn prompt(cli: &Cli, settings: &Settings, args: &ServerArgs) -> Result<u8> {
     }
     let remind_after = settings
         .policy
-        .check_interval_hours
-        .map_or(DEFAULT_REMIND_AFTER, |h| {
-            Duration::from_secs(u64::from(h) * 3600)
-        });
+        .check_interval()
+        .unwrap_or(DEFAULT_REMIND_AFTER);
     tracing::info!("{name}: {worst}; asking the user");
     let app = PromptApp::new(
         Backend::new(settings.clone(), paths::data_dir()),
@@ -153,21 +152,17 @@ pub fn logon_check(cli: &Cli, settings: &Settings, args: &ServerArgs) -> Result<
     }
     let stamp = paths::data_dir().join("last-logon-check.txt");
     let now = SystemTime::now();
-    if let Some(hours) = settings.policy.check_interval_hours {
+    if let Some(interval) = settings.policy.check_interval() {
         let last = fs::read_to_string(&stamp)
             .ok()
             .and_then(|t| t.trim().parse::<u64>().ok())
-            .map(|secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
-        let interval = Duration::from_secs(u64::from(hours) * 3600);
+            .map(from_unix_seconds);
         if last.is_some_and(|last| now.duration_since(last).is_ok_and(|d| d < interval)) {
-            tracing::info!("logon check: already ran within {hours} h");
+            tracing::info!("logon check: already ran within {interval:?}");
             return Ok(code::SUCCESS);
         }
     }
-    let seconds = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    if let Err(e) = paths::write_atomically(&stamp, &seconds.to_string()) {
+    if let Err(e) = paths::write_atomically(&stamp, &unix_seconds(now).to_string()) {
         tracing::warn!("logon check: {e}");
     }
     let instrument = args

@@ -505,22 +505,8 @@ fn job_view(ui: &mut egui::Ui, kind: &JobKind, progress: &JobProgress) {
             ui.label(RichText::new(format!("{component} {}: done", stage.label())).small());
         }
     });
-    let stage_text = snapshot.current.map_or_else(
-        || "starting".to_string(),
-        |(c, s)| format!("{c}: {}", s.label()),
-    );
-    let detail = snapshot.describe();
-    let text = if detail.is_empty() {
-        stage_text
-    } else {
-        format!("{stage_text} — {detail}")
-    };
-    let bar = match snapshot.fraction() {
-        Some(f) => egui::ProgressBar::new(f),
-        None => egui::ProgressBar::new(0.0).animate(true),
-    };
     ui.horizontal(|ui| {
-        ui.add(bar.text(text).desired_width(ui.available_width() - 140.0));
+        ui.add(snapshot.bar().desired_width(ui.available_width() - 140.0));
         if matches!(kind, JobKind::Install(_)) {
             let label = if snapshot.cancel_requested {
                 "Cancelling…"

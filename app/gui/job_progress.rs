@@ -67,6 +67,28 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// The bar the window and the pop-up draw: "IBEX GUI: copying — 12.0 MB of 24.0 MB · ...",
+    /// moving by itself while the size is unknown.
+    pub fn bar(&self) -> egui::ProgressBar {
+        let stage = self.current.map_or_else(
+            || "starting".to_string(),
+            |(c, s)| format!("{c}: {}", s.label()),
+        );
+        let detail = self.describe();
+        let text = if detail.is_empty() {
+            stage
+        } else {
+            format!("{stage} — {detail}")
+        };
+        match self.fraction() {
+            Some(f) => egui::ProgressBar::new(f),
+            None => egui::ProgressBar::new(0.0).animate(true),
+        }
+        .text(text)
+    }
+}
+
 fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }

@@ -131,15 +131,7 @@ impl PromptApp {
             Phase::Updating(progress) => {
                 let snapshot = progress.snapshot();
                 ui.heading("Updating the IBEX client…");
-                let stage = snapshot.current.map_or_else(
-                    || "starting".to_string(),
-                    |(c, s)| format!("{c}: {}", s.label()),
-                );
-                let bar = snapshot.fraction().map_or_else(
-                    || egui::ProgressBar::new(0.0).animate(true),
-                    egui::ProgressBar::new,
-                );
-                ui.add(bar.text(format!("{stage} {}", snapshot.describe())));
+                ui.add(snapshot.bar());
                 if ui
                     .add_enabled(
                         !snapshot.cancel_requested,

@@ -5,13 +5,13 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::Path;
 
 use sevenz_rust2::{ArchiveReader, Password};
-use sha2::{Digest, Sha256};
 
 use super::FileEntry;
+use crate::digest;
 use crate::error::UpdateError;
 use crate::install::{HISTORY_FILE, INI_FILE};
 use crate::version::Version;
@@ -31,7 +31,7 @@ pub fn of_archive(archive: &Path, version: &Version) -> Result<Vec<FileEntry>, U
         if entry.is_directory {
             return Ok(true);
         }
-        match hash(data) {
+        match digest::of_reader(data) {
             Ok((size, sha256)) => {
                 files.insert(entry.name.replace('\\', "/"), (size, sha256));
                 Ok(true)
@@ -54,30 +54,13 @@ pub fn of_archive(archive: &Path, version: &Version) -> Result<Vec<FileEntry>, U
     for (name, text) in version_file::contents(version) {
         files.insert(
             name.to_string(),
-            hash(&mut text.as_bytes()).map_err(UpdateError::io("hash", archive))?,
+            digest::of_reader(&mut text.as_bytes()).map_err(UpdateError::io("hash", archive))?,
         );
     }
     Ok(files
         .into_iter()
         .map(|(path, (size, sha256))| FileEntry { path, size, sha256 })
         .collect())
-}
-
-fn hash(data: &mut dyn Read) -> io::Result<(u64, String)> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut size = 0u64;
-    loop {
-        let n = match data.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((size, format!("{:x}", hasher.finalize())))
 }
 
 /// How an installed tree differs from its manifest.
@@ -109,7 +92,8 @@ pub fn compare(dir: &Path, files: &[FileEntry]) -> Result<Differences, UpdateErr
         let path = dir.join(&entry.path);
         match File::open(&path) {
             Ok(mut file) => {
-                let (size, sha256) = hash(&mut file).map_err(UpdateError::io("read", &path))?;
+                let (size, sha256) =
+                    digest::of_reader(&mut file).map_err(UpdateError::io("read", &path))?;
                 if size != entry.size || sha256 != entry.sha256 {
                     differences.changed.push(entry.path.clone());
                 }

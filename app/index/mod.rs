@@ -10,10 +10,11 @@ pub mod publish;
 pub mod signature;
 pub mod trust;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::from_unix_seconds;
 use crate::component::Component;
 use crate::error::UpdateError;
 
@@ -112,7 +113,7 @@ impl ReleaseIndex {
 
     /// Refuses an index past its expiry time (a freeze attack, or a forgotten republish).
     pub fn check_expiry(&self, location: &str, now: SystemTime) -> Result<(), UpdateError> {
-        let expires = UNIX_EPOCH + Duration::from_secs(self.expires);
+        let expires = from_unix_seconds(self.expires);
         match now.duration_since(expires) {
             Ok(late) => Err(UpdateError::IndexExpired {
                 location: location.to_string(),
@@ -137,8 +138,4 @@ pub fn verify(
     index.check_expiry(location, now)?;
     trust.check_serial(location, index.serial)?;
     Ok(index)
-}
-
-pub fn unix_seconds(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

@@ -5,11 +5,12 @@ use std::time::{Duration, SystemTime};
 
 use super::{
     FORMAT, INDEX_FILE, IndexKit, IndexRelease, ReleaseIndex, SIGNATURE_FILE, UPDATER_DIR,
-    UpdaterBuild, manifest, signature, unix_seconds,
+    UpdaterBuild, manifest, signature,
 };
+use crate::clock::unix_seconds;
+use crate::digest;
 use crate::error::UpdateError;
 use crate::paths;
-use crate::source::download::hash_file;
 use crate::source::{ReleaseSource, ShareSource};
 
 #[derive(Debug, Clone)]
@@ -45,7 +46,7 @@ pub fn publish(options: &PublishOptions, now: SystemTime) -> Result<ReleaseIndex
             };
             let archive = PathBuf::from(&kit.archive);
             tracing::info!("indexing {}", archive.display());
-            let (size, sha256) = hash_file(&archive)?;
+            let (size, sha256) = digest::of_file(&archive)?;
             kits.push(IndexKit {
                 component: kit.component,
                 archive: relative(&options.share, &archive),
@@ -102,7 +103,7 @@ fn updater_builds(share: &Path) -> Result<Vec<UpdaterBuild>, UpdateError> {
             for name in ["ibex-updater", "ibex-updater.exe"] {
                 let path = target_dir.join(name);
                 if path.is_file() {
-                    let (size, sha256) = hash_file(&path)?;
+                    let (size, sha256) = digest::of_file(&path)?;
                     builds.push(UpdaterBuild {
                         target: target.clone(),
                         version: version.clone(),

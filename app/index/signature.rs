@@ -40,24 +40,13 @@ pub fn keygen(secret: &Path, public: &Path) -> Result<String, UpdateError> {
     Ok(pk.to_base64())
 }
 
-#[cfg(unix)]
+/// Writes a new file that only its owner can read (on Unix; on Windows the folder's ACL applies).
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), UpdateError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(UpdateError::io("create", path))?;
-    file.write_all(bytes)
-        .map_err(UpdateError::io("write", path))
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), UpdateError> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
         .open(path)
         .map_err(UpdateError::io("create", path))?;
     file.write_all(bytes)

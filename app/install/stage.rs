@@ -6,6 +6,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use crate::digest;
 use crate::error::UpdateError;
 use crate::progress::Progress;
 use crate::source::ArchiveStream;
@@ -59,7 +60,7 @@ pub fn copy_and_hash(
             actual: copied,
         });
     }
-    let actual = format!("{:x}", hasher.finalize());
+    let actual = digest::hex(hasher);
     if let Some(expected) = expected_sha256.filter(|e| !e.eq_ignore_ascii_case(&actual)) {
         return Err(UpdateError::ChecksumMismatch {
             path: origin.to_string(),

@@ -15,6 +15,7 @@ use reqwest::blocking::{Client, Response};
 use reqwest::header::{CONTENT_RANGE, RANGE};
 use sha2::{Digest, Sha256};
 
+use crate::digest;
 use crate::error::UpdateError;
 use crate::progress::Progress;
 
@@ -23,6 +24,19 @@ use crate::progress::Progress;
 pub struct Retry {
     pub attempts: u32,
     pub first_backoff: Duration,
+}
+
+impl Retry {
+    /// Waits before the attempt after `attempt` (counted from 1): the first backoff, doubled
+    /// each time, at most 4 s. Nothing after the last attempt.
+    pub fn pause_after(&self, attempt: u32) {
+        if attempt < self.attempts {
+            let doubled = self
+                .first_backoff
+                .saturating_mul(1 << (attempt - 1).min(16));
+            thread::sleep(doubled.min(Duration::from_secs(4)));
+        }
+    }
 }
 
 impl Default for Retry {
@@ -60,7 +74,7 @@ pub fn download(
     fs::create_dir_all(cache).map_err(UpdateError::io("create", cache))?;
     let done = cache.join(format!("{}.7z", wanted.sha256));
     if done.is_file() {
-        if hash_file(&done)? == (wanted.size, wanted.sha256.to_string()) {
+        if digest::of_file(&done)? == (wanted.size, wanted.sha256.to_string()) {
             tracing::info!("reusing the verified download {}", done.display());
             progress.advance(wanted.size);
             return Ok(done);
@@ -71,7 +85,6 @@ pub fn download(
     let mut state = Partial::open(&partial, wanted.size)?;
     progress.advance(state.len);
 
-    let mut backoff = retry.first_backoff;
     let mut last = String::new();
     for attempt in 1..=retry.attempts {
         if state.len < wanted.size {
@@ -85,15 +98,12 @@ pub fn download(
                         retry.attempts
                     );
                     last = why;
-                    if attempt < retry.attempts {
-                        thread::sleep(backoff);
-                        backoff = (backoff * 2).min(Duration::from_secs(4));
-                    }
+                    retry.pause_after(attempt);
                     continue;
                 }
             }
         }
-        let actual = format!("{:x}", state.hasher.clone().finalize());
+        let actual = digest::hex(state.hasher.clone());
         drop(state);
         if actual != wanted.sha256 {
             // Never retried: the mirror serves something else than the index vouches for.
@@ -269,11 +279,4 @@ fn describe(e: &reqwest::Error) -> String {
         cause = c.source();
     }
     text
-}
-
-pub fn hash_file(path: &Path) -> Result<(u64, String), UpdateError> {
-    let mut file = File::open(path).map_err(UpdateError::io("read", path))?;
-    let mut hasher = Sha256::new();
-    let size = io::copy(&mut file, &mut hasher).map_err(UpdateError::io("read", path))?;
-    Ok((size, format!("{:x}", hasher.finalize())))
 }

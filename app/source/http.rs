@@ -63,7 +63,6 @@ impl HttpSource {
     fn get_text(&self, name: &str) -> Result<String, UpdateError> {
         let url = format!("{}{name}", self.base);
         let mut last = String::new();
-        let mut backoff = self.options.retry.first_backoff;
         for attempt in 1..=self.options.retry.attempts {
             match self.client.get(&url).send() {
                 Ok(response) if response.status().is_success() => match response.text() {
@@ -79,10 +78,7 @@ impl HttpSource {
                 Ok(response) => last = format!("the server answered {}", response.status()),
                 Err(e) => last = e.to_string(),
             }
-            if attempt < self.options.retry.attempts {
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(4));
-            }
+            self.options.retry.pause_after(attempt);
         }
         Err(UpdateError::DownloadFailed {
             url,
@@ -118,11 +114,18 @@ impl HttpSource {
                 status: KitStatus::NotInIndex,
             });
         };
-        let wanted = Wanted {
-            url: &kit.archive,
-            size,
-            sha256,
-        };
+        self.cached(&kit.archive, size, sha256, progress)
+    }
+
+    /// Downloads `url` into the cache (or finds it there), verified.
+    fn cached(
+        &self,
+        url: &str,
+        size: u64,
+        sha256: &str,
+        progress: &dyn Progress,
+    ) -> Result<PathBuf, UpdateError> {
+        let wanted = Wanted { url, size, sha256 };
         download::download(
             &self.client,
             &wanted,
@@ -237,18 +240,7 @@ impl ReleaseSource for HttpSource {
         progress: &dyn Progress,
     ) -> Result<(), UpdateError> {
         let url = format!("{}{path}", self.base);
-        let wanted = Wanted {
-            url: &url,
-            size,
-            sha256,
-        };
-        let cached = download::download(
-            &self.client,
-            &wanted,
-            &self.options.cache,
-            self.options.retry,
-            progress,
-        )?;
+        let cached = self.cached(&url, size, sha256, progress)?;
         std::fs::copy(&cached, dest).map_err(UpdateError::io("copy", &cached))?;
         Ok(())
     }
