@@ -2,8 +2,8 @@
 //! it must return errors, never panic or allocate without bound.
 #![no_main]
 
-use ibex_updater::ca::message::{Message, Value};
-use ibex_updater::instruments::decode_instlist;
+use ibex_updater_core::instrument::ca::message::{Message, Value};
+use ibex_updater_core::instrument::list::decode_instlist;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

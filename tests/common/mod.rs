@@ -222,7 +222,7 @@ impl Env {
 
     /// Like [`Env::command`], with another release source (an HTTP mirror's URL, say).
     pub fn command_from(&self, source: &str, args: &[&str]) -> Command {
-        self.command_of(Path::new(env!("CARGO_BIN_EXE_ibex-updater")), source, args)
+        self.command_of(&updater_exe(), source, args)
     }
 
     /// Like [`Env::command_from`], running another copy of the updater.
@@ -382,4 +382,17 @@ pub fn component_files(
                 .map(|rest| (rest.to_string(), v.clone()))
         })
         .collect()
+}
+
+/// The repository's root, where `target/`, `tests/peers/` and `tests/snapshots/` are.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The `ibex-updater` binary that Cargo built for these tests (only the CLI's tests have one).
+pub fn updater_exe() -> PathBuf {
+    match option_env!("CARGO_BIN_EXE_ibex-updater") {
+        Some(exe) => PathBuf::from(exe),
+        None => panic!("only the command line's tests run the binary"),
+    }
 }

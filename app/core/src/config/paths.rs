@@ -1,0 +1,44 @@
+//! Default locations.
+
+use std::path::{Path, PathBuf};
+
+use directories::ProjectDirs;
+
+/// Per-user data: the demo, remembered settings. `IBEX_UPDATER_DATA_DIR` overrides it.
+pub fn data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("IBEX_UPDATER_DATA_DIR") {
+        return PathBuf::from(dir);
+    }
+    ProjectDirs::from("uk.ac.stfc", "ISIS", "IBEX Updater")
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| std::env::temp_dir().join("ibex-updater"))
+}
+
+/// Where the IBEX client is installed when nothing says otherwise.
+pub fn default_install_root() -> PathBuf {
+    if cfg!(windows) {
+        PathBuf::from(r"C:\Instrument\Apps")
+    } else {
+        data_dir().join("Apps")
+    }
+}
+
+/// The instrument last used (with `--instrument` or in the window) in the data folder `dir`, for
+/// the next session to start from.
+pub fn last_instrument(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join("last-instrument.txt"))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+pub fn remember_instrument(dir: &Path, name: &str) {
+    if let Err(e) = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(dir.join("last-instrument.txt"), name))
+    {
+        tracing::debug!(
+            "could not remember the instrument in {}: {e}",
+            dir.display()
+        );
+    }
+}

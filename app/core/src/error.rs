@@ -1,0 +1,322 @@
+//! The core's error type. Every variant names what it concerns (path, release, expected, actual)
+//! so that the front ends can show it as is; [`UpdateError::kind`] tells them which exit code it
+//! maps to.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::client::component::Component;
+use crate::client::version::ParseVersionError;
+use crate::instrument::ca::CaError;
+use crate::release::KitStatus;
+
+/// The classes of failure that scripts can tell apart by exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Anything else: I/O, another install running, nothing to roll back.
+    Failure,
+    /// Checksum, signature, incomplete or corrupt kit: nothing was changed.
+    Integrity,
+    /// The release share or mirror could not be read.
+    SourceUnreachable,
+    /// The request itself is wrong.
+    Usage,
+    /// An instrument did not answer over Channel Access, or answered nonsense.
+    InstrumentUnreachable,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error("cannot read the release source {location}: {source}")]
+    SourceUnreachable {
+        location: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("release {release} is not in the release source")]
+    NoSuchRelease { release: String },
+
+    #[error("the release source has no complete {component} kit for {wanted}")]
+    NoMatchingKit {
+        component: Component,
+        wanted: String,
+    },
+
+    #[error("the {component} kit of release {release} cannot be installed: {status}")]
+    KitNotInstallable {
+        component: Component,
+        release: String,
+        status: KitStatus,
+    },
+
+    #[error("checksum mismatch for {path}: expected SHA-256 {expected}, got {actual}")]
+    ChecksumMismatch {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("{path} is truncated: expected {expected} bytes, got {actual}")]
+    Truncated {
+        path: String,
+        expected: u64,
+        actual: u64,
+    },
+
+    #[error(
+        "{path} is not a valid 7-Zip archive ({detail}); the kit on the release source is damaged"
+    )]
+    CorruptArchive { path: String, detail: String },
+
+    #[error(
+        "{archive} holds an entry that would be written outside the install folder: '{entry}' ({reason})"
+    )]
+    UnsafeArchiveEntry {
+        archive: String,
+        entry: String,
+        reason: &'static str,
+    },
+
+    #[error("{path} says {actual}, but the kit is release {expected}")]
+    VersionMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("{path} is not a version file the updater understands: {detail}")]
+    BadVersionFile { path: PathBuf, detail: String },
+
+    #[error("could not {op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error(
+        "another ibex-updater ({holder}) is changing {root}; wait for it to finish, then try again"
+    )]
+    Locked { root: PathBuf, holder: String },
+
+    #[error("{component} is running from {path} (process {pid}); close it, then try again")]
+    ClientRunning {
+        component: Component,
+        path: PathBuf,
+        pid: u32,
+    },
+
+    #[error("there is no previous {component} to roll back to (looked in {path})")]
+    NothingToRollBack { component: Component, path: PathBuf },
+
+    #[error(
+        "{path} is damaged and the interrupted install it describes cannot be recovered automatically: {detail}"
+    )]
+    BadJournal { path: PathBuf, detail: String },
+
+    #[error(transparent)]
+    InstrumentUnreachable(CaError),
+
+    #[error("{pv} holds something the updater cannot use: {detail}")]
+    BadPv { pv: String, detail: String },
+
+    #[error("there is no instrument '{name}' in CS:INSTLIST; known instruments: {known}")]
+    UnknownInstrument { name: String, known: String },
+
+    #[error(transparent)]
+    InvalidVersion(#[from] ParseVersionError),
+
+    #[error(
+        "no release source is set: pass --source, set IBEX_UPDATER_SOURCE, or ask IT to set release_source in {policy} (try --demo to see the updater work without the ISIS network)"
+    )]
+    NoReleaseSource { policy: PathBuf },
+
+    #[error(
+        "the machine policy fixes {setting} to {fixed} and does not let users change it (asked for {wanted})"
+    )]
+    PolicyFixesSetting {
+        setting: String,
+        fixed: String,
+        wanted: String,
+    },
+
+    #[error("{what} {path} is not valid: {detail}")]
+    BadConfigFile {
+        what: &'static str,
+        path: PathBuf,
+        detail: String,
+    },
+
+    #[error("the Channel Access address list is not valid: {detail}")]
+    BadCaAddresses { detail: String },
+
+    #[error("{flag} {value} is not a positive number of seconds")]
+    InvalidSeconds { flag: &'static str, value: String },
+
+    #[error("{command} needs an instrument: pass --instrument NAME (or --server-version)")]
+    NeedsServer { command: &'static str },
+
+    #[error(
+        "the server runs a development build ({version}), which no release matches; name a release with --version"
+    )]
+    DevelopmentServer { version: String },
+
+    #[error("{location} has no signed index.json, so {purpose}")]
+    NoSignedIndex {
+        location: String,
+        purpose: &'static str,
+    },
+
+    #[error(
+        "{url}: plain http:// is used only when the machine policy sets allow_http = true; use https://"
+    )]
+    PlainHttpRefused { url: String },
+
+    #[error("the proxy {proxy} is not usable: {detail}")]
+    BadProxy { proxy: String, detail: String },
+
+    #[error("could not set up HTTP: {detail}")]
+    HttpSetup { detail: String },
+
+    #[error("trusted_keys in the machine policy ({policy}): {detail}")]
+    BadTrustedKey { policy: PathBuf, detail: String },
+
+    #[error("{path} already exists; move it away first (a key is never overwritten)")]
+    KeyExists { path: PathBuf },
+
+    #[error("{path} is not a usable minisign secret key: {detail}")]
+    BadSecretKey { path: PathBuf, detail: String },
+
+    #[error("could not make a key pair: {detail}")]
+    KeyGeneration { detail: String },
+
+    #[error(
+        "--serial {serial} is not above the serial of the index already published ({previous}); updaters that saw it would refuse the new one"
+    )]
+    SerialNotAbove { serial: u64, previous: u64 },
+
+    #[error("could not write {what}: {detail}")]
+    Serialize { what: String, detail: String },
+
+    #[error("the release index of {location} is not valid: {detail}")]
+    BadIndex { location: String, detail: String },
+
+    #[error("the release index of {location} is not validly signed: {detail}")]
+    BadIndexSignature { location: String, detail: String },
+
+    #[error(
+        "the release index of {location} is signed by key {key_id}, which this updater does not trust; add the release team's public key to trusted_keys in the machine policy"
+    )]
+    UnknownSigningKey { location: String, key_id: String },
+
+    #[error(
+        "the release index of {location} has serial {serial}, older than serial {seen} seen before: someone may be serving an old index to hold back a fix (rollback attack); ask the release team"
+    )]
+    IndexRollback {
+        location: String,
+        serial: u64,
+        seen: u64,
+    },
+
+    #[error(
+        "the release index of {location} expired {days_ago} day(s) ago; the release team must publish it again (an attacker could be holding back updates)"
+    )]
+    IndexExpired { location: String, days_ago: u64 },
+
+    #[error("could not download {url} after {attempts} attempts: {detail}")]
+    DownloadFailed {
+        url: String,
+        attempts: u32,
+        detail: String,
+    },
+
+    #[error("{url}: the server answered {status}")]
+    HttpStatus { url: String, status: String },
+
+    #[error(
+        "{location} has no signed index.json, so nothing vouches for its kits; the release team publishes one with `ibex-updater publish`, or IT can set allow_unsigned = true in the machine policy"
+    )]
+    UnsignedSource { location: String },
+
+    #[error(
+        "the published updater build {path} cannot be used, so the running one was kept: {detail}"
+    )]
+    BadUpdaterBuild { path: String, detail: String },
+
+    #[error("the install was cancelled before anything was swapped in")]
+    Cancelled,
+
+    /// Raised only by the test hook `IBEX_UPDATER_TEST_FAIL_AT`.
+    #[error("failed on purpose at test checkpoint '{checkpoint}'")]
+    TestFailure { checkpoint: String },
+}
+
+impl UpdateError {
+    /// Which exit code the error maps to. Every variant is listed, so a new one must be placed.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            UpdateError::SourceUnreachable { .. }
+            | UpdateError::DownloadFailed { .. }
+            | UpdateError::HttpStatus { .. } => ErrorKind::SourceUnreachable,
+            UpdateError::KitNotInstallable { .. }
+            | UpdateError::ChecksumMismatch { .. }
+            | UpdateError::Truncated { .. }
+            | UpdateError::CorruptArchive { .. }
+            | UpdateError::UnsafeArchiveEntry { .. }
+            | UpdateError::VersionMismatch { .. }
+            | UpdateError::BadIndex { .. }
+            | UpdateError::BadIndexSignature { .. }
+            | UpdateError::UnknownSigningKey { .. }
+            | UpdateError::IndexRollback { .. }
+            | UpdateError::IndexExpired { .. }
+            | UpdateError::UnsignedSource { .. }
+            | UpdateError::BadUpdaterBuild { .. } => ErrorKind::Integrity,
+            UpdateError::InvalidVersion(_)
+            | UpdateError::UnknownInstrument { .. }
+            | UpdateError::NoReleaseSource { .. }
+            | UpdateError::PolicyFixesSetting { .. }
+            | UpdateError::BadConfigFile { .. }
+            | UpdateError::BadCaAddresses { .. }
+            | UpdateError::InvalidSeconds { .. }
+            | UpdateError::NeedsServer { .. }
+            | UpdateError::NoSignedIndex { .. }
+            | UpdateError::PlainHttpRefused { .. }
+            | UpdateError::BadProxy { .. }
+            | UpdateError::BadTrustedKey { .. }
+            | UpdateError::KeyExists { .. }
+            | UpdateError::BadSecretKey { .. }
+            | UpdateError::SerialNotAbove { .. } => ErrorKind::Usage,
+            UpdateError::InstrumentUnreachable(_) | UpdateError::BadPv { .. } => {
+                ErrorKind::InstrumentUnreachable
+            }
+            UpdateError::NoSuchRelease { .. }
+            | UpdateError::NoMatchingKit { .. }
+            | UpdateError::DevelopmentServer { .. }
+            | UpdateError::BadVersionFile { .. }
+            | UpdateError::Io { .. }
+            | UpdateError::Locked { .. }
+            | UpdateError::ClientRunning { .. }
+            | UpdateError::NothingToRollBack { .. }
+            | UpdateError::BadJournal { .. }
+            | UpdateError::HttpSetup { .. }
+            | UpdateError::KeyGeneration { .. }
+            | UpdateError::Serialize { .. }
+            | UpdateError::Cancelled
+            | UpdateError::TestFailure { .. } => ErrorKind::Failure,
+        }
+    }
+
+    /// Wraps a serialisation failure (which would be a bug) with what was being written.
+    pub fn serialize(what: impl std::fmt::Display) -> impl FnOnce(String) -> UpdateError {
+        let what = what.to_string();
+        move |detail| UpdateError::Serialize { what, detail }
+    }
+
+    /// Wraps an I/O error with what was being done and to which path.
+    pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> UpdateError {
+        let path = path.into();
+        move |source| UpdateError::Io { op, path, source }
+    }
+}

@@ -1,0 +1,173 @@
+//! File steps that must never be left half-done: small files written atomically and durably,
+//! renames that ride out Windows' brief sharing violations, and a staging folder that cleans up
+//! after itself.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::UpdateError;
+use crate::retry::{Attempt, GaveUp, Retry};
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and syncs
+/// the folder, so that a crash or power cut leaves either the old file or the new one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), UpdateError> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(UpdateError::io("create", parent))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = File::create(&tmp)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
+        .map_err(UpdateError::io("write", &tmp));
+    let renamed = written.and_then(|()| rename(&tmp, path));
+    if renamed.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    renamed?;
+    sync_dir(parent);
+    Ok(())
+}
+
+/// Renames `from` to `to`. On Windows an antivirus scanner or the search indexer may hold a file
+/// that was just written for a moment, and the rename fails with a sharing violation: that is
+/// retried for a few seconds, as rustup does.
+pub fn rename(from: &Path, to: &Path) -> Result<(), UpdateError> {
+    let retry = Retry {
+        attempts: 10,
+        first_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_secs(1),
+    };
+    let what = format!("moving {} to {}", from.display(), to.display());
+    retry
+        .run(&what, |_| match fs::rename(from, to) {
+            Ok(()) => Ok(()),
+            Err(e) if is_transient_lock(&e) => Err(Attempt::Transient(e.to_string())),
+            Err(e) => Err(Attempt::Fatal(e)),
+        })
+        .map_err(|gave_up| {
+            let source = match gave_up {
+                GaveUp::Fatal(e) => e,
+                GaveUp::Exhausted { last, .. } => {
+                    io::Error::new(io::ErrorKind::PermissionDenied, last)
+                }
+            };
+            UpdateError::Io {
+                op: "move",
+                path: from.to_path_buf(),
+                source: io::Error::new(source.kind(), format!("to {}: {source}", to.display())),
+            }
+        })
+}
+
+/// ERROR_ACCESS_DENIED (5), ERROR_SHARING_VIOLATION (32) and ERROR_LOCK_VIOLATION (33): what
+/// Windows answers while another process has the file open.
+#[cfg(windows)]
+fn is_transient_lock(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(5 | 32 | 33))
+}
+
+#[cfg(not(windows))]
+fn is_transient_lock(_: &io::Error) -> bool {
+    false
+}
+
+/// Makes renames in a folder durable across a power cut. Best effort: Windows has no equivalent
+/// for folders, and a failure here does not undo a rename that already happened.
+pub fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    let _ = File::open(dir).and_then(|d| d.sync_all());
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// A folder that is removed, with everything in it, when the guard is dropped, unless
+/// [`Staging::keep`] hands it on first. An install's staging folder: whatever fails before the
+/// swap, nothing is left behind.
+#[derive(Debug)]
+pub struct Staging {
+    path: Option<PathBuf>,
+}
+
+impl Staging {
+    pub fn create(path: PathBuf) -> Result<Staging, UpdateError> {
+        fs::create_dir_all(&path).map_err(UpdateError::io("create", &path))?;
+        Ok(Staging { path: Some(path) })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.path.as_deref().unwrap_or(Path::new(""))
+    }
+
+    /// Guards a folder that exists already, such as one [`Staging::keep`] handed on.
+    pub fn adopt(path: PathBuf) -> Staging {
+        Staging { path: Some(path) }
+    }
+
+    /// Stops guarding the folder and returns it: from here on someone else (the install journal)
+    /// is responsible for it.
+    pub fn keep(mut self) -> PathBuf {
+        self.path.take().unwrap_or_default()
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take()
+            && let Err(e) = fs::remove_dir_all(&path)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(
+                "could not remove the staging folder {}: {e}; the next run will",
+                path.display()
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_the_file_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/settings.toml");
+        write_atomically(&path, b"one").unwrap();
+        write_atomically(&path, b"two").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "two");
+        let names: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["settings.toml"]);
+    }
+
+    #[test]
+    fn staging_is_removed_on_drop_unless_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let dropped = Staging::create(dir.path().join("a")).unwrap();
+        fs::write(dropped.path().join("file"), "x").unwrap();
+        drop(dropped);
+        assert!(!dir.path().join("a").exists());
+        let kept = Staging::create(dir.path().join("b")).unwrap().keep();
+        assert!(kept.is_dir());
+    }
+
+    #[test]
+    fn a_failed_rename_names_both_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = rename(&dir.path().join("missing"), &dir.path().join("to")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("missing") && text.contains("to"), "{text}");
+    }
+}

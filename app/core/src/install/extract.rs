@@ -1,0 +1,272 @@
+//! Step 2 of an install: unpack a 7-Zip archive into the staging folder, with the pure-Rust
+//! reader, refusing any entry that would land outside it.
+
+use std::borrow::Cow;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Component as PathPart, Path, PathBuf};
+
+use sevenz_rust2::{ArchiveEntry, ArchiveReader, Password};
+
+use crate::client::component::Component;
+use crate::error::UpdateError;
+use crate::progress::{Progress, Stage};
+
+const CHUNK: usize = 1 << 18;
+/// 7-Zip sets this attribute bit when the high 16 bits hold a Unix mode.
+const UNIX_EXTENSION: u32 = 0x8000;
+const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x400;
+const S_IFMT: u32 = 0o170_000;
+const S_IFLNK: u32 = 0o120_000;
+
+/// Unpacks `archive` into `dest` (which must exist), reporting the extract stage of `component`.
+/// Returns the number of bytes unpacked.
+pub fn extract_7z(
+    archive: &Path,
+    dest: &Path,
+    component: Component,
+    progress: &dyn Progress,
+) -> Result<u64, UpdateError> {
+    let shown = archive.display().to_string();
+    let corrupt = |e: sevenz_rust2::Error| UpdateError::CorruptArchive {
+        path: shown.clone(),
+        detail: describe(&e),
+    };
+    let mut reader = ArchiveReader::open(archive, Password::empty()).map_err(corrupt)?;
+    // Check every name before writing anything, so a hostile archive leaves nothing behind.
+    for entry in &reader.archive().files {
+        safe_relative_path(&entry.name).map_err(|reason| UpdateError::UnsafeArchiveEntry {
+            archive: shown.clone(),
+            entry: entry.name.clone(),
+            reason,
+        })?;
+    }
+
+    let total = reader.archive().files.iter().map(|f| f.size).sum();
+    progress.stage(component, Stage::Extract, Some(total));
+
+    let mut failure = None;
+    let mut buf = vec![0u8; CHUNK];
+    let mut done = 0u64;
+    let result = reader.for_each_entries(|entry, data| {
+        match write_entry(&shown, dest, entry, data, &mut buf, &mut done, progress) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                failure = Some(e);
+                Err(sevenz_rust2::Error::Other(Cow::Borrowed(
+                    "extraction stopped",
+                )))
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    result.map_err(corrupt)?;
+    Ok(done)
+}
+
+fn write_entry(
+    archive: &str,
+    dest: &Path,
+    entry: &ArchiveEntry,
+    data: &mut dyn Read,
+    buf: &mut [u8],
+    done: &mut u64,
+    progress: &dyn Progress,
+) -> Result<(), UpdateError> {
+    let unsafe_entry = |reason| UpdateError::UnsafeArchiveEntry {
+        archive: archive.to_string(),
+        entry: entry.name.clone(),
+        reason,
+    };
+    let relative = safe_relative_path(&entry.name).map_err(unsafe_entry)?;
+    let path = dest.join(&relative);
+    if entry.is_directory {
+        return fs::create_dir_all(&path).map_err(UpdateError::io("create", &path));
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(UpdateError::io("create", parent))?;
+    }
+    let read_failed = |e: io::Error| UpdateError::CorruptArchive {
+        path: archive.to_string(),
+        detail: format!("'{}' could not be decoded: {e}", entry.name),
+    };
+    if is_link(entry) {
+        let mut target = String::new();
+        data.read_to_string(&mut target).map_err(read_failed)?;
+        check_link_target(&relative, &target).map_err(unsafe_entry)?;
+        return create_link(&target, &path);
+    }
+    let mut out = File::create(&path).map_err(UpdateError::io("create", &path))?;
+    loop {
+        let n = match data.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_failed(e)),
+        };
+        if progress.cancelled() {
+            return Err(UpdateError::Cancelled);
+        }
+        out.write_all(&buf[..n])
+            .map_err(UpdateError::io("write", &path))?;
+        *done += n as u64;
+        progress.advance(*done);
+    }
+    set_unix_mode(&path, entry)
+}
+
+/// Turns an archive entry name into a relative path that stays inside the destination.
+pub fn safe_relative_path(name: &str) -> Result<PathBuf, &'static str> {
+    if name.contains('\0') {
+        return Err("a NUL byte in the name");
+    }
+    let name = name.replace('\\', "/");
+    if name.starts_with('/') {
+        return Err("an absolute path");
+    }
+    if name.as_bytes().get(1) == Some(&b':') {
+        return Err("a path with a drive letter");
+    }
+    let mut path = PathBuf::new();
+    for part in name.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err("'..' climbs out of the folder"),
+            // ':' names another drive or an NTFS alternate data stream on Windows.
+            p if p.contains(':') => return Err("a ':' in the name"),
+            p => path.push(p),
+        }
+    }
+    // Belt and braces: whatever the platform makes of the text, only plain names may remain.
+    if path.as_os_str().is_empty() || !path.components().all(|c| matches!(c, PathPart::Normal(_))) {
+        return Err("an empty or unusual path");
+    }
+    Ok(path)
+}
+
+fn is_link(entry: &ArchiveEntry) -> bool {
+    let attrs = entry.windows_attributes;
+    let unix_link = attrs & UNIX_EXTENSION != 0 && (attrs >> 16) & S_IFMT == S_IFLNK;
+    unix_link || attrs & FILE_ATTRIBUTE_REPARSE_POINT != 0
+}
+
+/// A link is allowed only when what it points at stays inside the destination.
+fn check_link_target(link: &Path, target: &str) -> Result<(), &'static str> {
+    let target = target.replace('\\', "/");
+    if target.starts_with('/') || target.as_bytes().get(1) == Some(&b':') {
+        return Err("a link to an absolute path");
+    }
+    // Depth of the folder the link sits in, below the destination.
+    let mut depth = link.components().count() as i64 - 1;
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => depth -= 1,
+            _ => depth += 1,
+        }
+        if depth < 0 {
+            return Err("a link that points outside the folder");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn create_link(target: &str, path: &Path) -> Result<(), UpdateError> {
+    std::os::unix::fs::symlink(target.replace('\\', "/"), path)
+        .map_err(UpdateError::io("create link", path))
+}
+
+#[cfg(not(unix))]
+fn create_link(_target: &str, path: &Path) -> Result<(), UpdateError> {
+    // The IBEX client holds no links, and creating them on Windows needs privileges.
+    Err(UpdateError::Io {
+        op: "create link",
+        path: path.to_path_buf(),
+        source: io::Error::new(
+            io::ErrorKind::Unsupported,
+            "symbolic links in kits are not supported on Windows",
+        ),
+    })
+}
+
+#[cfg(unix)]
+fn set_unix_mode(path: &Path, entry: &ArchiveEntry) -> Result<(), UpdateError> {
+    use std::os::unix::fs::PermissionsExt;
+    let attrs = entry.windows_attributes;
+    if attrs & UNIX_EXTENSION == 0 {
+        return Ok(());
+    }
+    let mode = (attrs >> 16) & 0o777;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode | 0o200))
+        .map_err(UpdateError::io("set permissions on", path))
+}
+
+#[cfg(not(unix))]
+fn set_unix_mode(_path: &Path, _entry: &ArchiveEntry) -> Result<(), UpdateError> {
+    Ok(())
+}
+
+fn describe(e: &sevenz_rust2::Error) -> String {
+    use sevenz_rust2::Error as E;
+    match e {
+        E::BadSignature(_) => "it does not start with the 7-Zip signature".into(),
+        E::ChecksumVerificationFailed => "a CRC check of the unpacked data failed".into(),
+        E::NextHeaderCrcMismatch => "the CRC check of its header failed".into(),
+        E::Io(io, _) | E::FileOpen(io, _) if io.kind() == io::ErrorKind::UnexpectedEof => {
+            "it ends early, as a truncated copy does".into()
+        }
+        E::UnsupportedCompressionMethod(m) => {
+            format!("it uses the unsupported compression method {m}")
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_plain_relative_names() {
+        assert_eq!(
+            safe_relative_path("plugins/a.jar").unwrap(),
+            PathBuf::from("plugins/a.jar")
+        );
+        assert_eq!(
+            safe_relative_path("plugins\\b.jar").unwrap(),
+            PathBuf::from("plugins/b.jar")
+        );
+        assert_eq!(safe_relative_path("./x").unwrap(), PathBuf::from("x"));
+    }
+
+    #[test]
+    fn refuses_names_that_escape() {
+        for (name, why) in [
+            ("../evil", "'..'"),
+            ("a/../../evil", "'..'"),
+            ("..\\evil", "'..'"),
+            ("/etc/passwd", "absolute"),
+            ("\\Windows\\evil.dll", "absolute"),
+            ("C:/Windows/evil.dll", "drive"),
+            ("c:evil", "drive"),
+            ("file.txt:stream", "':'"),
+            ("", "empty"),
+            ("a\0b", "NUL"),
+        ] {
+            let err = safe_relative_path(name).unwrap_err();
+            assert!(err.contains(why), "{name:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn links_must_stay_inside() {
+        assert!(check_link_target(Path::new("lib/link"), "../bin/tool").is_ok());
+        assert!(check_link_target(Path::new("lib/link"), "../../etc/passwd").is_err());
+        assert!(check_link_target(Path::new("link"), "..").is_err());
+        assert!(check_link_target(Path::new("link"), "/etc/passwd").is_err());
+        assert!(check_link_target(Path::new("link"), "C:\\Windows").is_err());
+    }
+}

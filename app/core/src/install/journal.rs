@@ -1,0 +1,187 @@
+//! The swap, and how an interrupted one is put right.
+//!
+//! Before the first rename the journal is written (atomically: temp file, fsync, rename). Each
+//! component's swap is two renames: the installed folder moves aside, then the incoming folder
+//! moves in. Once every component is in, the journal says `committed` and the aside folders
+//! become the `previous` versions. A process killed anywhere in between leaves a journal from
+//! which the next run either undoes the swap (not yet committed: every component goes back to its
+//! old version) or finishes it (committed), so the client is never a mix of two releases.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::component::Component;
+use crate::error::UpdateError;
+use crate::fsx::{rename, sync_dir, write_atomically};
+use crate::install::checkpoint;
+use crate::install::layout::InstallRoot;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TxState {
+    Swapping,
+    Committed,
+}
+
+/// One component's part in a swap.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Move {
+    pub component: Component,
+    /// The live folder (`<root>/Client_E4`).
+    pub installed: PathBuf,
+    /// The folder that replaces it: a staged tree, or for a rollback the previous version.
+    pub incoming: PathBuf,
+    /// Where the live folder waits until the swap is committed.
+    pub aside: PathBuf,
+    /// Where the replaced version is kept for `rollback`.
+    pub previous: PathBuf,
+    /// Whether there was a live folder to move aside.
+    pub had_old: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Journal {
+    pub tx: String,
+    pub state: TxState,
+    pub moves: Vec<Move>,
+}
+
+impl Journal {
+    pub fn read(path: &Path) -> Result<Option<Journal>, UpdateError> {
+        let text = match fs::read(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(UpdateError::io("read", path)(e)),
+        };
+        serde_json::from_slice(&text)
+            .map(Some)
+            .map_err(|e| UpdateError::BadJournal {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })
+    }
+
+    pub fn write(&self, path: &Path) -> Result<(), UpdateError> {
+        let text = serde_json::to_vec_pretty(self).map_err(|e| UpdateError::BadJournal {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        write_atomically(path, &text)
+    }
+}
+
+/// Moves every component in. On failure, puts every component back before returning the error.
+pub fn swap_in(root: &InstallRoot, journal: &Journal) -> Result<(), UpdateError> {
+    let result = journal.moves.iter().try_for_each(|m| {
+        if m.had_old {
+            rename(&m.installed, &m.aside)?;
+        }
+        checkpoint::reach(&format!("swap:{}:old-aside", m.component.id()))?;
+        rename(&m.incoming, &m.installed)?;
+        checkpoint::reach(&format!("swap:{}:new-in", m.component.id()))
+    });
+    if let Err(e) = result {
+        tracing::warn!("swap failed ({e}); putting the previous version back");
+        undo(journal)?;
+        fs::remove_file(root.journal_path())
+            .map_err(UpdateError::io("remove", root.journal_path()))?;
+        return Err(e);
+    }
+    sync_dir(root.path());
+    Ok(())
+}
+
+/// Marks the swap committed and keeps the replaced versions for rollback.
+pub fn commit(root: &InstallRoot, journal: &mut Journal, tx_dir: &Path) -> Result<(), UpdateError> {
+    journal.state = TxState::Committed;
+    journal.write(&root.journal_path())?;
+    checkpoint::reach("committed")?;
+    finish(journal, tx_dir)?;
+    fs::remove_dir_all(tx_dir).map_err(UpdateError::io("remove", tx_dir))?;
+    fs::remove_file(root.journal_path()).map_err(UpdateError::io("remove", root.journal_path()))?;
+    checkpoint::reach("cleaned")
+}
+
+/// Puts every component back to the version it had before the swap. Safe to run again.
+fn undo(journal: &Journal) -> Result<(), UpdateError> {
+    for m in journal.moves.iter().rev() {
+        let new_is_in = if m.had_old {
+            m.aside.exists()
+        } else {
+            !m.incoming.exists()
+        };
+        if new_is_in && m.installed.exists() {
+            rename(&m.installed, &m.incoming)?;
+        }
+        if m.had_old && m.aside.exists() {
+            rename(&m.aside, &m.installed)?;
+        }
+    }
+    Ok(())
+}
+
+/// Turns the aside folders into the previous versions. Safe to run again.
+fn finish(journal: &Journal, tx_dir: &Path) -> Result<(), UpdateError> {
+    for m in &journal.moves {
+        if m.aside.exists() {
+            if m.previous.exists() {
+                let discard = tx_dir.join(format!("{}.discard", m.component.id()));
+                rename(&m.previous, &discard)?;
+            }
+            if let Some(parent) = m.previous.parent() {
+                fs::create_dir_all(parent).map_err(UpdateError::io("create", parent))?;
+            }
+            rename(&m.aside, &m.previous)?;
+        }
+        checkpoint::reach(&format!("previous-kept:{}", m.component.id()))?;
+    }
+    Ok(())
+}
+
+/// Puts right whatever an interrupted run left behind, and says what it found.
+/// The caller holds the install lock.
+pub fn recover(root: &InstallRoot) -> Result<Vec<String>, UpdateError> {
+    let mut notes = Vec::new();
+    let journal_path = root.journal_path();
+    if let Some(journal) = Journal::read(&journal_path)? {
+        let names = journal
+            .moves
+            .iter()
+            .map(|m| m.component.display_name())
+            .collect::<Vec<_>>()
+            .join(" and ");
+        let tx_dir = root.staging_dir().join(&journal.tx);
+        match journal.state {
+            TxState::Swapping => {
+                undo(&journal)?;
+                notes.push(format!(
+                    "found an install of {names} that was interrupted while swapping; restored the version that was installed before"
+                ));
+            }
+            TxState::Committed => {
+                finish(&journal, &tx_dir)?;
+                notes.push(format!(
+                    "found an install of {names} that was interrupted after it was complete; finished tidying up"
+                ));
+            }
+        }
+        fs::remove_file(&journal_path).map_err(UpdateError::io("remove", &journal_path))?;
+    }
+    let staging = root.staging_dir();
+    if let Ok(entries) = fs::read_dir(&staging) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            fs::remove_dir_all(&path).map_err(UpdateError::io("remove", &path))?;
+            notes.push(format!(
+                "removed leftovers of an interrupted install from {}",
+                path.display()
+            ));
+        }
+    }
+    for note in &notes {
+        tracing::warn!("{note}");
+    }
+    Ok(notes)
+}

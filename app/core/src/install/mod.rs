@@ -1,0 +1,284 @@
+//! Installing and rolling back, as one transaction over the components asked for.
+//!
+//! An install stages every component first (copy with SHA-256, unpack, version files, user
+//! files) without touching the installed client; only then does [`journal`] swap them in.
+//! A failure before the swap removes the staging folder and changes nothing.
+
+pub mod checkpoint;
+pub mod extract;
+mod fixups;
+pub mod journal;
+pub mod layout;
+mod lock;
+mod running;
+pub mod verify;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use fixups::{HISTORY_FILE, INI_FILE};
+pub use layout::InstallRoot;
+pub use lock::InstallLock;
+
+use crate::client::component::Component;
+use crate::client::installed;
+use crate::client::version::{ClientVersion, ReleaseName, Version};
+use crate::client::version_file;
+use crate::error::UpdateError;
+use crate::fsx::Staging;
+use crate::progress::{Progress, Stage};
+use crate::release::{Kit, KitStatus};
+use crate::source::ReleaseSource;
+use journal::{Journal, Move, TxState};
+
+#[derive(Debug, Clone)]
+pub struct InstallOptions {
+    /// Appended to `ibex-client.ini` as `-Djava.rmi.server.hostname`.
+    pub hostname: String,
+    /// How long to wait for another updater working on the same install root.
+    pub lock_wait: Duration,
+}
+
+/// One component that changed version.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub component: Component,
+    pub from: Option<ClientVersion>,
+    pub to: Option<ClientVersion>,
+    /// The release folder it came from (installs only).
+    pub release: Option<ReleaseName>,
+    /// The archive's SHA-256 (installs only).
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// What the run found and put right from an earlier, interrupted one.
+    pub recovered: Vec<String>,
+    pub changes: Vec<Change>,
+}
+
+/// Takes the install lock and puts right anything an interrupted run left behind.
+pub fn lock_and_recover(
+    root: &InstallRoot,
+    wait: Duration,
+) -> Result<(InstallLock, Vec<String>), UpdateError> {
+    fs::create_dir_all(root.path()).map_err(UpdateError::io("create", root.path()))?;
+    let lock = InstallLock::acquire(root, wait)?;
+    let notes = journal::recover(root)?;
+    Ok((lock, notes))
+}
+
+/// Installs `kits` (at most one per component) as one transaction.
+pub fn install(
+    root: &InstallRoot,
+    source: &dyn ReleaseSource,
+    kits: &[&Kit],
+    progress: &dyn Progress,
+    options: &InstallOptions,
+) -> Result<Report, UpdateError> {
+    let (_lock, recovered) = lock_and_recover(root, options.lock_wait)?;
+    for kit in kits {
+        running::refuse_if_running(kit.component, &root.component_dir(kit.component))?;
+    }
+    let staging = begin(root)?;
+    let staged = kits
+        .iter()
+        .map(|kit| prepare(root, source, kit, staging.path(), progress, options))
+        .collect::<Result<Vec<_>, _>>()?;
+    if progress.cancelled() {
+        return Err(UpdateError::Cancelled);
+    }
+
+    let mut changes = Vec::new();
+    let mut moves = Vec::new();
+    for (kit, (tree, sha256)) in kits.iter().zip(staged) {
+        let installed = root.component_dir(kit.component);
+        changes.push(Change {
+            component: kit.component,
+            from: installed::version_in(&installed),
+            to: kit.version.clone().map(ClientVersion::Release),
+            release: Some(kit.release.clone()),
+            sha256: Some(sha256),
+        });
+        moves.push(component_move(root, kit.component, tree, staging.path()));
+    }
+    swap(root, staging, moves, progress)?;
+    Ok(Report { recovered, changes })
+}
+
+/// Puts back the previous version of each of `components` that has one. With `strict`, a
+/// component without a previous version is an error; otherwise it is left alone.
+pub fn rollback(
+    root: &InstallRoot,
+    components: &[Component],
+    strict: bool,
+    progress: &dyn Progress,
+    options: &InstallOptions,
+) -> Result<Report, UpdateError> {
+    let (_lock, recovered) = lock_and_recover(root, options.lock_wait)?;
+    let mut targets = Vec::new();
+    for &component in components {
+        let previous = root.previous_dir(component);
+        if previous.is_dir() {
+            targets.push(component);
+        } else if strict {
+            return Err(UpdateError::NothingToRollBack {
+                component,
+                path: previous,
+            });
+        }
+    }
+    if targets.is_empty() {
+        let component = components.first().copied().unwrap_or(Component::IbexGui);
+        return Err(UpdateError::NothingToRollBack {
+            component,
+            path: root.previous_dir(component),
+        });
+    }
+    for &component in &targets {
+        running::refuse_if_running(component, &root.component_dir(component))?;
+    }
+    let staging = begin(root)?;
+    let changes = targets
+        .iter()
+        .map(|&component| Change {
+            component,
+            from: installed::version_in(&root.component_dir(component)),
+            to: installed::version_in(&root.previous_dir(component)),
+            release: None,
+            sha256: None,
+        })
+        .collect();
+    let moves = targets
+        .iter()
+        .map(|&c| component_move(root, c, root.previous_dir(c), staging.path()))
+        .collect();
+    swap(root, staging, moves, progress)?;
+    Ok(Report { recovered, changes })
+}
+
+fn component_move(
+    root: &InstallRoot,
+    component: Component,
+    incoming: PathBuf,
+    tx_dir: &Path,
+) -> Move {
+    let installed = root.component_dir(component);
+    Move {
+        component,
+        had_old: installed.exists(),
+        installed,
+        incoming,
+        aside: tx_dir.join(format!("{}.old", component.id())),
+        previous: root.previous_dir(component),
+    }
+}
+
+fn swap(
+    root: &InstallRoot,
+    staging: Staging,
+    moves: Vec<Move>,
+    progress: &dyn Progress,
+) -> Result<(), UpdateError> {
+    for m in &moves {
+        progress.stage(m.component, Stage::Swap, None);
+    }
+    let mut journal = Journal {
+        tx: staging
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        state: TxState::Swapping,
+        moves,
+    };
+    journal.write(&root.journal_path())?;
+    // From here the journal describes the staging folder, and recovery owns it.
+    let tx_dir = staging.keep();
+    checkpoint::reach("journal-written")?;
+    if let Err(e) = journal::swap_in(root, &journal) {
+        drop(Staging::adopt(tx_dir));
+        return Err(e);
+    }
+    journal::commit(root, &mut journal, &tx_dir)
+}
+
+/// Creates this transaction's staging folder, removed again unless the swap takes it over.
+fn begin(root: &InstallRoot) -> Result<Staging, UpdateError> {
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    Staging::create(
+        root.staging_dir()
+            .join(format!("tx-{stamp}-{}", std::process::id())),
+    )
+}
+
+/// Stages one kit: archive copied and hashed, unpacked, version files written and checked, user
+/// files carried over. Returns the staged tree and the archive's SHA-256.
+fn prepare(
+    root: &InstallRoot,
+    source: &dyn ReleaseSource,
+    kit: &Kit,
+    tx_dir: &Path,
+    progress: &dyn Progress,
+    options: &InstallOptions,
+) -> Result<(PathBuf, String), UpdateError> {
+    let component = kit.component;
+    let version = match (&kit.status, &kit.version) {
+        (KitStatus::Complete, Some(version)) => version.clone(),
+        (status, _) => {
+            return Err(UpdateError::KitNotInstallable {
+                component,
+                release: kit.release.to_string(),
+                status: if *status == KitStatus::Complete {
+                    KitStatus::MissingVersion
+                } else {
+                    status.clone()
+                },
+            });
+        }
+    };
+
+    progress.stage(component, Stage::Download, kit.archive_size);
+    let archive = tx_dir.join(format!("{}.7z", component.id()));
+    let sha256 = source.fetch(kit, &archive, progress)?;
+    checkpoint::reach(&format!("staged:{}", component.id()))?;
+
+    let tree = tx_dir.join(component.id());
+    fs::create_dir_all(&tree).map_err(UpdateError::io("create", &tree))?;
+    extract::extract_7z(&archive, &tree, component, progress)?;
+    fs::remove_file(&archive).map_err(UpdateError::io("remove", &archive))?;
+    checkpoint::reach(&format!("extracted:{}", component.id()))?;
+
+    progress.stage(component, Stage::Verify, None);
+    check_version(&tree, &version, true)?;
+    version_file::write(&tree, &version)?;
+    check_version(&tree, &version, false)?;
+    fixups::apply(
+        component,
+        &tree,
+        &root.component_dir(component),
+        &options.hostname,
+    )?;
+    checkpoint::reach(&format!("prepared:{}", component.id()))?;
+    Ok((tree, sha256))
+}
+
+/// The tree's VERSION.txt must name the kit's release. `may_be_absent` is for the unpacked
+/// archive, which normally holds none (the build writes it beside the archive).
+fn check_version(tree: &Path, expected: &Version, may_be_absent: bool) -> Result<(), UpdateError> {
+    let path = tree.join(version_file::VERSION_FILE);
+    match version_file::read(tree)? {
+        None if may_be_absent => Ok(()),
+        Some(ClientVersion::Release(found)) if found.same_release(expected) => Ok(()),
+        found => Err(UpdateError::VersionMismatch {
+            path,
+            expected: expected.to_string(),
+            actual: found.map_or_else(|| "nothing".to_string(), |v| v.to_string()),
+        }),
+    }
+}

@@ -1,0 +1,132 @@
+//! `ibex-updater verify`: an installed component checked file by file against the manifest that
+//! the signed index lists for its version.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use super::{HISTORY_FILE, INI_FILE, InstallRoot};
+use crate::client::component::Component;
+use crate::client::installed;
+use crate::digest;
+use crate::error::UpdateError;
+use crate::index::{FileEntry, ReleaseIndex};
+
+/// How an installed tree differs from its manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Differences {
+    pub missing: Vec<String>,
+    pub changed: Vec<String>,
+    pub extra: Vec<String>,
+}
+
+impl Differences {
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.changed.is_empty() && self.extra.is_empty()
+    }
+}
+
+/// Files the updater itself changes after unpacking (the RMI host name, the carried-over console
+/// history): not counted as differences.
+const CHANGED_ON_PURPOSE: [&str; 2] = [INI_FILE, HISTORY_FILE];
+
+/// Compares the tree under `dir` with `files`.
+pub fn compare(dir: &Path, files: &[FileEntry]) -> Result<Differences, UpdateError> {
+    let mut differences = Differences::default();
+    let listed: BTreeMap<&str, &FileEntry> = files.iter().map(|f| (f.path.as_str(), f)).collect();
+    for entry in files {
+        if CHANGED_ON_PURPOSE.contains(&entry.path.as_str()) {
+            continue;
+        }
+        let path = dir.join(&entry.path);
+        match File::open(&path) {
+            Ok(mut file) => {
+                let (size, sha256) =
+                    digest::of_reader(&mut file).map_err(UpdateError::io("read", &path))?;
+                if size != entry.size || sha256 != entry.sha256 {
+                    differences.changed.push(entry.path.clone());
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                differences.missing.push(entry.path.clone())
+            }
+            Err(e) => return Err(UpdateError::io("read", &path)(e)),
+        }
+    }
+    for path in walk(dir)? {
+        if !listed.contains_key(path.as_str()) && !CHANGED_ON_PURPOSE.contains(&path.as_str()) {
+            differences.extra.push(path);
+        }
+    }
+    Ok(differences)
+}
+
+/// Every file under `dir`, relative, with `/` separators, sorted.
+fn walk(dir: &Path) -> Result<Vec<String>, UpdateError> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).map_err(UpdateError::io("list", &current))? {
+            let entry = entry.map_err(UpdateError::io("list", &current))?;
+            let path = entry.path();
+            if entry
+                .file_type()
+                .map_err(UpdateError::io("inspect", &path))?
+                .is_dir()
+            {
+                pending.push(path);
+            } else if let Ok(relative) = path.strip_prefix(dir) {
+                let parts: Vec<_> = relative
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect();
+                found.push(parts.join("/"));
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// What `verify` found for one installed component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstalledCheck {
+    NotInstalled,
+    /// The installed version is not in the index, so there is no manifest to check it against.
+    NotListed {
+        version: String,
+    },
+    Checked {
+        version: String,
+        release: String,
+        differences: Differences,
+    },
+}
+
+/// Checks an installed component against the manifest of the kit it was installed from.
+pub fn check_installed(
+    root: &InstallRoot,
+    index: &ReleaseIndex,
+    component: Component,
+) -> Result<InstalledCheck, UpdateError> {
+    let dir = root.component_dir(component);
+    let Some(installed) = installed::version_in(&dir) else {
+        return Ok(InstalledCheck::NotInstalled);
+    };
+    let version = installed.to_string();
+    let listed = index.releases.iter().find_map(|r| {
+        r.kits
+            .iter()
+            .find(|k| k.component == component && k.version == version)
+            .map(|k| (r.name.clone(), k))
+    });
+    let Some((release, kit)) = listed else {
+        return Ok(InstalledCheck::NotListed { version });
+    };
+    Ok(InstalledCheck::Checked {
+        version,
+        release,
+        differences: compare(&dir, &kit.files)?,
+    })
+}

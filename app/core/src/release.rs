@@ -1,0 +1,85 @@
+//! What a release source publishes: release folders, and in each the kit of every component it
+//! holds, with whether that kit may be installed.
+
+use std::fmt;
+
+use crate::client::component::Component;
+use crate::client::version::{ReleaseName, Version};
+
+/// One release folder and the kits it holds.
+#[derive(Debug, Clone)]
+pub struct Release {
+    pub name: ReleaseName,
+    pub kits: Vec<Kit>,
+}
+
+impl Release {
+    pub fn kit(&self, component: Component) -> Option<&Kit> {
+        self.kits.iter().find(|k| k.component == component)
+    }
+
+    pub fn complete_kit(&self, component: Component) -> Option<&Kit> {
+        self.kit(component).filter(|k| k.is_complete())
+    }
+}
+
+/// One component's kit inside a release.
+#[derive(Debug, Clone)]
+pub struct Kit {
+    pub component: Component,
+    pub release: ReleaseName,
+    /// From the kit's VERSION.txt and BUILD_NUMBER.txt, when they could be read.
+    pub version: Option<Version>,
+    /// Where the archive is, as the source understands it (a path or a URL).
+    pub archive: String,
+    pub archive_size: Option<u64>,
+    /// The archive's SHA-256 when the source vouches for one (a signed index does).
+    pub sha256: Option<String>,
+    pub status: KitStatus,
+}
+
+impl Kit {
+    pub fn is_complete(&self) -> bool {
+        self.status == KitStatus::Complete
+    }
+}
+
+/// Whether a kit may be installed, and if not, why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KitStatus {
+    Complete,
+    /// COPY_COMPLETE.txt is missing: the copy onto the share never finished.
+    NotCopyComplete,
+    MissingArchive,
+    MissingVersion,
+    /// The share has a signed index, and it does not list this kit (at this version).
+    NotInIndex,
+    /// VERSION.txt names another release than the folder it sits in.
+    VersionMismatch {
+        actual: String,
+    },
+}
+
+impl fmt::Display for KitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KitStatus::Complete => f.write_str("complete"),
+            KitStatus::NotCopyComplete => f.write_str(
+                "incomplete: COPY_COMPLETE.txt is missing, so the copy to the share did not finish",
+            ),
+            KitStatus::MissingArchive => f.write_str("incomplete: the archive is missing"),
+            KitStatus::NotInIndex => f.write_str(
+                "refused: the signed index does not list it at this version, so nothing vouches for it",
+            ),
+            KitStatus::MissingVersion => {
+                f.write_str("incomplete: VERSION.txt is missing or unreadable")
+            }
+            KitStatus::VersionMismatch { actual } => {
+                write!(
+                    f,
+                    "refused: its VERSION.txt says {actual}, which is not the release it sits in"
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Resumable, verified downloads into a cache, the way rustup and uv do them: the file streams to
+//! `<sha256>.partial` while it is hashed, a dropped connection resumes with `Range` from where it
+//! stopped, transient failures (connection errors, timeouts, 5xx, a short body) are retried with
+//! backoff, and a hash mismatch is never retried. A finished download is renamed to
+//! `<sha256>.7z`, and reused by the next install that needs it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, Response};
+use reqwest::header::{CONTENT_RANGE, RANGE};
+use sha2::{Digest, Sha256};
+
+use crate::digest::{self, HashingReader};
+use crate::error::UpdateError;
+use crate::progress::Progress;
+use crate::retry::{Attempt, GaveUp, Retry};
+
+/// One file to download.
+#[derive(Debug)]
+pub struct Wanted<'a> {
+    pub url: &'a str,
+    pub size: u64,
+    pub sha256: &'a str,
+}
+
+/// Downloads `wanted` into `cache` (or finds it there already) and returns the finished file.
+pub fn download(
+    client: &Client,
+    wanted: &Wanted<'_>,
+    cache: &Path,
+    retry: Retry,
+    progress: &dyn Progress,
+) -> Result<PathBuf, UpdateError> {
+    fs::create_dir_all(cache).map_err(UpdateError::io("create", cache))?;
+    let done = cache.join(format!("{}.7z", wanted.sha256));
+    if done.is_file() {
+        if digest::of_file(&done)? == (wanted.size, wanted.sha256.to_string()) {
+            tracing::info!("reusing the verified download {}", done.display());
+            progress.advance(wanted.size);
+            return Ok(done);
+        }
+        fs::remove_file(&done).map_err(UpdateError::io("remove", &done))?;
+    }
+    let partial = cache.join(format!("{}.partial", wanted.sha256));
+    let mut state = Partial::open(&partial, wanted.size)?;
+    progress.advance(state.len);
+
+    let fetched = retry.run(&format!("the download of {}", wanted.url), |_| {
+        if state.len < wanted.size {
+            fetch_rest(client, wanted, &mut state, progress)?;
+        }
+        Ok(())
+    });
+    match fetched {
+        Ok(()) => {}
+        Err(GaveUp::Fatal(e)) => return Err(e),
+        Err(GaveUp::Exhausted { attempts, last }) => {
+            return Err(UpdateError::DownloadFailed {
+                url: wanted.url.to_string(),
+                attempts,
+                detail: last,
+            });
+        }
+    }
+    let actual = digest::hex(state.hasher.clone());
+    drop(state);
+    if actual != wanted.sha256 {
+        // Never retried: the mirror serves something else than the index vouches for.
+        let _ = fs::remove_file(&partial);
+        return Err(UpdateError::ChecksumMismatch {
+            path: wanted.url.to_string(),
+            expected: wanted.sha256.to_string(),
+            actual,
+        });
+    }
+    crate::fsx::rename(&partial, &done)?;
+    Ok(done)
+}
+
+/// The partial file, its length and the hash of what it holds.
+struct Partial {
+    file: File,
+    path: PathBuf,
+    len: u64,
+    hasher: Sha256,
+}
+
+impl Partial {
+    /// Opens (or starts) the partial file, hashing what an earlier run left in it.
+    fn open(path: &Path, size: u64) -> Result<Partial, UpdateError> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(UpdateError::io("open", path))?;
+        let mut earlier = HashingReader::new((&mut file).take(size));
+        io::copy(&mut earlier, &mut io::sink()).map_err(UpdateError::io("read", path))?;
+        let (hasher, len) = earlier.state();
+        let mut partial = Partial {
+            file,
+            path: path.to_path_buf(),
+            len,
+            hasher,
+        };
+        if file_len(path)? > size {
+            partial.restart()?;
+        }
+        Ok(partial)
+    }
+
+    fn restart(&mut self) -> Result<(), UpdateError> {
+        self.file
+            .set_len(0)
+            .map_err(UpdateError::io("truncate", &self.path))?;
+        self.len = 0;
+        self.hasher = Sha256::new();
+        Ok(())
+    }
+}
+
+fn file_len(path: &Path) -> Result<u64, UpdateError> {
+    Ok(fs::metadata(path)
+        .map_err(UpdateError::io("inspect", path))?
+        .len())
+}
+
+/// One request for the rest of the file, appended to the partial file.
+fn fetch_rest(
+    client: &Client,
+    wanted: &Wanted<'_>,
+    state: &mut Partial,
+    progress: &dyn Progress,
+) -> Result<(), Attempt<UpdateError>> {
+    let mut request = client.get(wanted.url);
+    if state.len > 0 {
+        request = request.header(RANGE, format!("bytes={}-", state.len));
+    }
+    let mut response = request
+        .send()
+        .map_err(|e| Attempt::Transient(describe(&e)))?;
+    let status = response.status();
+    match status {
+        StatusCode::PARTIAL_CONTENT if resumes_at(&response) == Some(state.len) => {}
+        StatusCode::OK | StatusCode::PARTIAL_CONTENT => {
+            // The server ignored the range (or answered another): start again from the top.
+            state.restart().map_err(Attempt::Fatal)?;
+            progress.advance(0);
+            if status != StatusCode::OK {
+                return Err(Attempt::Transient(format!(
+                    "unexpected Content-Range for byte {}",
+                    state.len
+                )));
+            }
+        }
+        s if s.is_server_error()
+            || s == StatusCode::TOO_MANY_REQUESTS
+            || s == StatusCode::REQUEST_TIMEOUT =>
+        {
+            return Err(Attempt::Transient(format!("the server answered {s}")));
+        }
+        s => {
+            return Err(Attempt::Fatal(UpdateError::HttpStatus {
+                url: wanted.url.to_string(),
+                status: s.to_string(),
+            }));
+        }
+    }
+    copy_body(&mut response, wanted, state, progress)
+}
+
+/// The first byte a 206 answer holds, from `Content-Range: bytes START-END/TOTAL`.
+fn resumes_at(response: &Response) -> Option<u64> {
+    let range = response.headers().get(CONTENT_RANGE)?.to_str().ok()?;
+    range
+        .strip_prefix("bytes ")?
+        .split('-')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn copy_body(
+    body: &mut Response,
+    wanted: &Wanted<'_>,
+    state: &mut Partial,
+    progress: &dyn Progress,
+) -> Result<(), Attempt<UpdateError>> {
+    let mut body = HashingReader::resume(body, state.hasher.clone(), state.len);
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        if progress.cancelled() {
+            // The partial file stays, for the next attempt to resume.
+            return Err(Attempt::Fatal(UpdateError::Cancelled));
+        }
+        let n = match body.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Attempt::Transient(format!("the connection broke: {e}"))),
+        };
+        if body.len() > wanted.size {
+            state.restart().map_err(Attempt::Fatal)?;
+            return Err(Attempt::Transient(format!(
+                "the server sent more than the {} bytes the index lists",
+                wanted.size
+            )));
+        }
+        state
+            .file
+            .write_all(&buf[..n])
+            .map_err(|e| Attempt::Fatal(UpdateError::io("write", &state.path)(e)))?;
+        (state.hasher, state.len) = body.state();
+        progress.advance(state.len);
+    }
+    if state.len < wanted.size {
+        return Err(Attempt::Transient(format!(
+            "the body ended after {} of {} bytes",
+            state.len, wanted.size
+        )));
+    }
+    Ok(())
+}
+
+/// reqwest's error with its causes, for the log and the final message.
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    text
+}

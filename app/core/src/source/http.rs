@@ -1,0 +1,252 @@
+//! An HTTP(S) mirror of the release share: `index.json` and its signature at the base URL, and the
+//! archives at the paths the index gives. The index is required (there is no folder to list),
+//! and every archive is downloaded with [`super::download`] into a cache in the install root's
+//! state folder, so that the finished file is linked into staging rather than copied.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::time::{Duration, SystemTime};
+
+use reqwest::blocking::Client;
+
+use super::download::{self, Wanted};
+use super::{ArchiveStream, ReleaseSource};
+use crate::catalog::Catalog;
+use crate::client::version::{ReleaseName, Version};
+use crate::error::UpdateError;
+use crate::index::trust::Trust;
+use crate::index::{self, INDEX_FILE, ReleaseIndex, SIGNATURE_FILE};
+use crate::progress::{NoProgress, Progress};
+use crate::release::{Kit, KitStatus, Release};
+use crate::retry::{Attempt, GaveUp, Retry};
+
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub trust: Trust,
+    /// Where downloads go (and finished ones stay, for reuse).
+    pub cache: PathBuf,
+    /// A proxy for every request; without one, the standard variables (`HTTPS_PROXY`, `HTTP_PROXY`,
+    /// `NO_PROXY`) and the system's settings apply.
+    pub proxy: Option<String>,
+    /// Plain `http://` is refused unless the policy allows it.
+    pub allow_http: bool,
+    /// For connecting, and for each read: a stalled server counts as a dropped connection.
+    pub timeout: Duration,
+    pub retry: Retry,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSource {
+    base: String,
+    client: Client,
+    options: HttpOptions,
+}
+
+impl HttpSource {
+    pub fn new(base: &str, options: HttpOptions) -> Result<HttpSource, UpdateError> {
+        if base.starts_with("http://") && !options.allow_http {
+            return Err(UpdateError::PlainHttpRefused {
+                url: base.to_string(),
+            });
+        }
+        let client = client(options.timeout, options.proxy.as_deref())?;
+        let base = if base.ends_with('/') {
+            base.to_string()
+        } else {
+            format!("{base}/")
+        };
+        Ok(HttpSource {
+            base,
+            client,
+            options,
+        })
+    }
+
+    /// A small file (the index, its signature, release notes), retried like a download.
+    fn get_text(&self, name: &str) -> Result<String, UpdateError> {
+        let url = format!("{}{name}", self.base);
+        let fetched = self.options.retry.run(&format!("fetching {url}"), |_| {
+            match self.client.get(&url).send() {
+                Ok(response) if response.status().is_success() => response
+                    .text()
+                    .map_err(|e| Attempt::Transient(e.to_string())),
+                Ok(response) if !response.status().is_server_error() => {
+                    Err(Attempt::Fatal(UpdateError::HttpStatus {
+                        url: url.clone(),
+                        status: response.status().to_string(),
+                    }))
+                }
+                Ok(response) => Err(Attempt::Transient(format!(
+                    "the server answered {}",
+                    response.status()
+                ))),
+                Err(e) => Err(Attempt::Transient(e.to_string())),
+            }
+        });
+        fetched.map_err(|gave_up| match gave_up {
+            GaveUp::Fatal(e) => e,
+            GaveUp::Exhausted { attempts, last } => UpdateError::DownloadFailed {
+                url: url.clone(),
+                attempts,
+                detail: last,
+            },
+        })
+    }
+
+    /// The mirror's index, which it must have: there is no folder to list.
+    fn fetch_index(&self) -> Result<ReleaseIndex, UpdateError> {
+        let bytes = self.get_text(INDEX_FILE)?;
+        let location = self.location();
+        let signature =
+            self.get_text(SIGNATURE_FILE)
+                .map_err(|e| UpdateError::BadIndexSignature {
+                    location: location.clone(),
+                    detail: format!("{SIGNATURE_FILE} cannot be fetched: {e}"),
+                })?;
+        index::verify(
+            bytes.as_bytes(),
+            &signature,
+            &self.options.trust,
+            &location,
+            SystemTime::now(),
+        )
+    }
+
+    fn download(&self, kit: &Kit, progress: &dyn Progress) -> Result<PathBuf, UpdateError> {
+        let (Some(size), Some(sha256)) = (kit.archive_size, kit.sha256.as_deref()) else {
+            return Err(UpdateError::KitNotInstallable {
+                component: kit.component,
+                release: kit.release.to_string(),
+                status: KitStatus::NotInIndex,
+            });
+        };
+        self.cached(&kit.archive, size, sha256, progress)
+    }
+
+    /// Downloads `url` into the cache (or finds it there), verified.
+    fn cached(
+        &self,
+        url: &str,
+        size: u64,
+        sha256: &str,
+        progress: &dyn Progress,
+    ) -> Result<PathBuf, UpdateError> {
+        let wanted = Wanted { url, size, sha256 };
+        download::download(
+            &self.client,
+            &wanted,
+            &self.options.cache,
+            self.options.retry,
+            progress,
+        )
+    }
+}
+
+/// The HTTP client every download uses (the benchmark too).
+pub fn client(timeout: Duration, proxy: Option<&str>) -> Result<Client, UpdateError> {
+    install_crypto_provider();
+    let mut builder = Client::builder()
+        .connect_timeout(timeout)
+        // In the blocking client this bounds each read of a body too: a stalled server times
+        // out like a dropped connection, and the download resumes.
+        .timeout(timeout)
+        .user_agent(concat!("ibex-updater/", env!("CARGO_PKG_VERSION")));
+    if let Some(proxy) = proxy {
+        let proxy = reqwest::Proxy::all(proxy).map_err(|e| UpdateError::BadProxy {
+            proxy: proxy.to_string(),
+            detail: e.to_string(),
+        })?;
+        builder = builder.proxy(proxy);
+    }
+    builder.build().map_err(|e| UpdateError::HttpSetup {
+        detail: e.to_string(),
+    })
+}
+
+/// rustls needs one crypto provider for the process; ring is the one built in.
+fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Fails only if another provider was installed first, which is just as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+impl ReleaseSource for HttpSource {
+    fn location(&self) -> String {
+        self.base.clone()
+    }
+
+    fn read_catalog(&self) -> Result<Catalog, UpdateError> {
+        let index = self.fetch_index()?;
+        let mut releases = Vec::new();
+        for listed in &index.releases {
+            let Ok(name) = listed.name.parse::<ReleaseName>() else {
+                tracing::warn!(
+                    "{}: skipping release '{}', not a release folder name",
+                    self.base,
+                    listed.name
+                );
+                continue;
+            };
+            let kits = listed
+                .kits
+                .iter()
+                .map(|k| Kit {
+                    component: k.component,
+                    release: name.clone(),
+                    version: k.version.parse::<Version>().ok(),
+                    archive: format!("{}{}", self.base, k.archive),
+                    archive_size: Some(k.size),
+                    sha256: Some(k.sha256.clone()),
+                    status: KitStatus::Complete,
+                })
+                .collect();
+            releases.push(Release { name, kits });
+        }
+        releases.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Catalog::new(self.location(), Some(index), releases))
+    }
+
+    fn open_archive(&self, kit: &Kit) -> Result<ArchiveStream, UpdateError> {
+        let path = self.download(kit, &NoProgress)?;
+        let file = std::fs::File::open(&path).map_err(UpdateError::io("open", &path))?;
+        Ok(ArchiveStream {
+            reader: Box::new(file),
+            len: kit.archive_size,
+        })
+    }
+
+    fn fetch(
+        &self,
+        kit: &Kit,
+        dest: &Path,
+        progress: &dyn Progress,
+    ) -> Result<String, UpdateError> {
+        let cached = self.download(kit, progress)?;
+        // The cache sits in the install root's state folder, beside staging: a hard link is free.
+        if std::fs::hard_link(&cached, dest).is_err() {
+            std::fs::copy(&cached, dest).map_err(UpdateError::io("copy", &cached))?;
+        }
+        Ok(kit.sha256.clone().unwrap_or_default())
+    }
+
+    fn fetch_file(
+        &self,
+        path: &str,
+        size: u64,
+        sha256: &str,
+        dest: &Path,
+        progress: &dyn Progress,
+    ) -> Result<(), UpdateError> {
+        let url = format!("{}{path}", self.base);
+        let cached = self.cached(&url, size, sha256, progress)?;
+        std::fs::copy(&cached, dest).map_err(UpdateError::io("copy", &cached))?;
+        Ok(())
+    }
+
+    fn release_notes(&self, release: &ReleaseName) -> Option<String> {
+        self.get_text(&format!("{release}/{}", super::share::RELEASE_NOTES))
+            .ok()
+    }
+}

@@ -1,0 +1,81 @@
+//! Where releases come from. The release share is one source; the HTTP mirror plugs in beside it
+//! through the same [`ReleaseSource`] trait.
+
+mod copy;
+pub mod download;
+pub mod http;
+pub mod share;
+
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+pub use copy::copy_and_hash;
+pub use share::ShareSource;
+
+use crate::catalog::Catalog;
+use crate::client::version::ReleaseName;
+use crate::error::UpdateError;
+use crate::progress::Progress;
+use crate::release::Kit;
+
+/// An archive being read from a source.
+pub struct ArchiveStream {
+    pub reader: Box<dyn Read + Send>,
+    /// The length when the source knows it, for progress and for spotting truncation.
+    pub len: Option<u64>,
+}
+
+impl fmt::Debug for ArchiveStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ArchiveStream")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A place that publishes IBEX releases.
+pub trait ReleaseSource: Send + Sync + fmt::Debug {
+    /// For messages: the share's path or the mirror's URL.
+    fn location(&self) -> String;
+
+    /// Reads the source's releases, and its signed index if it has one (verified: signature,
+    /// expiry, serial). Callers read it once per run and answer every question from it.
+    fn read_catalog(&self) -> Result<Catalog, UpdateError>;
+
+    /// Opens a kit's archive for reading.
+    fn open_archive(&self, kit: &Kit) -> Result<ArchiveStream, UpdateError>;
+
+    /// Puts a kit's archive at `dest` (reporting the download stage's bytes), checked against the
+    /// size and SHA-256 the source vouches for, and returns its SHA-256. By default a copy of
+    /// [`Self::open_archive`], hashed in the same pass.
+    fn fetch(
+        &self,
+        kit: &Kit,
+        dest: &Path,
+        progress: &dyn Progress,
+    ) -> Result<String, UpdateError> {
+        copy_and_hash(
+            self.open_archive(kit)?,
+            &kit.archive,
+            dest,
+            kit.archive_size,
+            kit.sha256.as_deref(),
+            progress,
+        )
+    }
+
+    /// Puts the file at `path` (relative to the source, `/`-separated) at `dest`, checked against
+    /// `size` and `sha256`.
+    fn fetch_file(
+        &self,
+        path: &str,
+        size: u64,
+        sha256: &str,
+        dest: &Path,
+        progress: &dyn Progress,
+    ) -> Result<(), UpdateError>;
+
+    /// The release's notes in Markdown, when the source publishes them.
+    fn release_notes(&self, release: &ReleaseName) -> Option<String>;
+}

@@ -1,0 +1,221 @@
+//! The release share: one folder per release, laid out as the release build writes it.
+//!
+//! ```text
+//! <root>/<X.Y.Z>[-suffix]/Client/{Client/VERSION.txt, zips/Client.7z, COPY_COMPLETE.txt}
+//! <root>/<X.Y.Z>[-suffix]/genie_python_3/{VERSION.txt, zips/Python.7z, COPY_COMPLETE.txt}
+//! <root>/<X.Y.Z>[-suffix]/RELEASE_NOTES.md   (optional)
+//! ```
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use std::time::SystemTime;
+
+use crate::catalog::Catalog;
+use crate::client::component::Component;
+use crate::client::version::{ClientVersion, ReleaseName};
+use crate::client::version_file;
+use crate::error::UpdateError;
+use crate::index::trust::Trust;
+use crate::index::{self, INDEX_FILE, ReleaseIndex, SIGNATURE_FILE};
+use crate::progress::Progress;
+use crate::release::{Kit, KitStatus, Release};
+use crate::source::{ArchiveStream, ReleaseSource};
+
+/// Written last by the release build: a kit without it was not fully copied.
+pub const COPY_COMPLETE: &str = "COPY_COMPLETE.txt";
+
+/// Optional Markdown notes in a release folder, shown by the window.
+pub const RELEASE_NOTES: &str = "RELEASE_NOTES.md";
+
+#[derive(Debug, Clone)]
+pub struct ShareSource {
+    root: PathBuf,
+    /// With trust, an `index.json` beside the releases must verify, and the archives must match
+    /// it. Without, the share is read as it is (for publishing it).
+    trust: Option<Trust>,
+}
+
+impl ShareSource {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        ShareSource {
+            root: root.into(),
+            trust: None,
+        }
+    }
+
+    pub fn with_trust(mut self, trust: Trust) -> Self {
+        self.trust = Some(trust);
+        self
+    }
+
+    /// The share's signed index, verified (signature, format, expiry, serial), if it has one.
+    fn read_index(&self) -> Result<Option<ReleaseIndex>, UpdateError> {
+        let Some(trust) = &self.trust else {
+            return Ok(None);
+        };
+        let path = self.root.join(INDEX_FILE);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && trust.allow_unsigned => {
+                return Ok(None);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(UpdateError::UnsignedSource {
+                    location: self.location(),
+                });
+            }
+            Err(e) => return Err((self.unreachable())(e)),
+        };
+        let location = self.location();
+        let signature_path = self.root.join(SIGNATURE_FILE);
+        let signature =
+            fs::read_to_string(&signature_path).map_err(|e| UpdateError::BadIndexSignature {
+                location: location.clone(),
+                detail: format!("{} cannot be read: {e}", signature_path.display()),
+            })?;
+        index::verify(&bytes, &signature, trust, &location, SystemTime::now()).map(Some)
+    }
+
+    fn unreachable(&self) -> impl FnOnce(std::io::Error) -> UpdateError + '_ {
+        move |source| UpdateError::SourceUnreachable {
+            location: self.root.display().to_string(),
+            source,
+        }
+    }
+
+    fn read_kit(&self, release: &ReleaseName, component: Component) -> Option<Kit> {
+        let kit_dir = self
+            .root
+            .join(release.to_string())
+            .join(component.kit_dir());
+        if !kit_dir.is_dir() {
+            return None;
+        }
+        let archive = kit_dir.join(component.archive_path());
+        let archive_size = fs::metadata(&archive)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        let version = version_file::read(&kit_dir.join(component.version_dir()));
+        let (version, status) = match version {
+            Ok(Some(ClientVersion::Release(v))) if v.same_release(&release.version) => {
+                (Some(v), KitStatus::Complete)
+            }
+            Ok(Some(other)) => (
+                None,
+                KitStatus::VersionMismatch {
+                    actual: other.to_string(),
+                },
+            ),
+            Ok(None) | Err(_) => (None, KitStatus::MissingVersion),
+        };
+        let status = if !kit_dir.join(COPY_COMPLETE).is_file() {
+            KitStatus::NotCopyComplete
+        } else if archive_size.is_none() {
+            KitStatus::MissingArchive
+        } else {
+            status
+        };
+        Some(Kit {
+            component,
+            release: release.clone(),
+            version,
+            archive: archive.display().to_string(),
+            archive_size,
+            sha256: None,
+            status,
+        })
+    }
+}
+
+/// Takes a kit's size and SHA-256 from the signed index, which the copy then checks; a kit the
+/// index does not list (or lists as another version) is not installable.
+fn vouch(mut kit: Kit, index: &ReleaseIndex) -> Kit {
+    if !kit.is_complete() {
+        return kit;
+    }
+    let listed = index
+        .kit(&kit.release.to_string(), kit.component)
+        .filter(|k| {
+            kit.version
+                .as_ref()
+                .is_some_and(|v| v.to_string() == k.version)
+        });
+    match listed {
+        Some(listed) => {
+            kit.sha256 = Some(listed.sha256.clone());
+            kit.archive_size = Some(listed.size);
+        }
+        None => kit.status = KitStatus::NotInIndex,
+    }
+    kit
+}
+
+impl ReleaseSource for ShareSource {
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn read_catalog(&self) -> Result<Catalog, UpdateError> {
+        let index = self.read_index()?;
+        let mut releases = Vec::new();
+        for entry in fs::read_dir(&self.root).map_err(self.unreachable())? {
+            let entry = entry.map_err(self.unreachable())?;
+            let Some(name) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<ReleaseName>().ok())
+            else {
+                continue;
+            };
+            if !entry.path().is_dir() {
+                continue;
+            }
+            let kits = Component::ALL
+                .into_iter()
+                .filter_map(|component| self.read_kit(&name, component))
+                .map(|kit| match &index {
+                    Some(index) => vouch(kit, index),
+                    None => kit,
+                })
+                .collect();
+            releases.push(Release { name, kits });
+        }
+        releases.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Catalog::new(self.location(), index, releases))
+    }
+
+    fn open_archive(&self, kit: &Kit) -> Result<ArchiveStream, UpdateError> {
+        let path = Path::new(&kit.archive);
+        let file = File::open(path).map_err(self.unreachable())?;
+        let len = file.metadata().map_err(self.unreachable())?.len();
+        Ok(ArchiveStream {
+            reader: Box::new(file),
+            len: Some(len),
+        })
+    }
+
+    fn fetch_file(
+        &self,
+        path: &str,
+        size: u64,
+        sha256: &str,
+        dest: &Path,
+        progress: &dyn Progress,
+    ) -> Result<(), UpdateError> {
+        let source = self.root.join(path);
+        let file = File::open(&source).map_err(self.unreachable())?;
+        let stream = ArchiveStream {
+            reader: Box::new(file),
+            len: None,
+        };
+        let shown = source.display().to_string();
+        super::copy_and_hash(stream, &shown, dest, Some(size), Some(sha256), progress).map(drop)
+    }
+
+    fn release_notes(&self, release: &ReleaseName) -> Option<String> {
+        let path = self.root.join(release.to_string()).join(RELEASE_NOTES);
+        fs::read_to_string(path).ok()
+    }
+}

@@ -1,0 +1,95 @@
+//! What an install will do, decided once for both front ends: which release is wanted (a named
+//! release wins over the instrument's server, which wins over "the newest"), the kit of each
+//! component for it, and which of those are already installed and so skipped unless forced.
+
+use crate::catalog::{Catalog, TargetRequest};
+use crate::client::component::Component;
+use crate::client::installed;
+use crate::client::version::{ClientVersion, ReleaseName};
+use crate::config::resolved::Settings;
+use crate::error::UpdateError;
+use crate::install::InstallRoot;
+use crate::release::Kit;
+use crate::usecase::status::target_version;
+use crate::usecase::survey::{ServerRequest, ask_server};
+
+/// What the user asked to install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallRequest {
+    pub target: TargetRequest,
+    pub components: Vec<Component>,
+    /// Reinstall a component even when its target build is already installed.
+    pub force: bool,
+}
+
+/// The kits to install, as one transaction, and the components left alone.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub kits: Vec<Kit>,
+    /// Components whose target build is already installed.
+    pub already_installed: Vec<(Component, ClientVersion)>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.kits.is_empty()
+    }
+
+    /// The kits in the form [`crate::install::install`] takes.
+    pub fn kit_refs(&self) -> Vec<&Kit> {
+        self.kits.iter().collect()
+    }
+}
+
+/// The target to install for the command line: exactly `release` when one is named, else the
+/// release that matches the server (asked live), else the newest release.
+pub fn target_request(
+    settings: &Settings,
+    release: Option<&ReleaseName>,
+    server: &ServerRequest,
+) -> Result<TargetRequest, UpdateError> {
+    if let Some(release) = release {
+        return Ok(TargetRequest::Release(release.clone()));
+    }
+    Ok(match ask_server(settings, server)?.version? {
+        Some(version) => TargetRequest::Server(version),
+        None => TargetRequest::Latest,
+    })
+}
+
+/// Decides the plan for `request` against what is installed under `root`.
+pub fn plan(
+    catalog: &Catalog,
+    root: &InstallRoot,
+    request: &InstallRequest,
+) -> Result<Plan, UpdateError> {
+    let mut plan = Plan::default();
+    for &component in &request.components {
+        let kit = catalog
+            .target(component, &request.target)?
+            .ok_or_else(|| no_kit(component, &request.target))?;
+        let wanted = ClientVersion::Release(target_version(kit));
+        let installed = installed::version_in(&root.component_dir(component));
+        if !request.force && installed.as_ref() == Some(&wanted) {
+            tracing::info!("{component} {wanted} is already installed");
+            plan.already_installed.push((component, wanted));
+        } else {
+            plan.kits.push(kit.clone());
+        }
+    }
+    Ok(plan)
+}
+
+fn no_kit(component: Component, request: &TargetRequest) -> UpdateError {
+    let wanted = match request {
+        TargetRequest::Server(v) if v.is_development() => {
+            return UpdateError::DevelopmentServer {
+                version: v.to_string(),
+            };
+        }
+        TargetRequest::Server(v) => format!("server version {v}"),
+        TargetRequest::Release(r) => format!("release {r}"),
+        TargetRequest::Latest => "the newest release".to_string(),
+    };
+    UpdateError::NoMatchingKit { component, wanted }
+}

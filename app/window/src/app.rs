@@ -1,0 +1,542 @@
+//! The main window: instrument picker on the left, the two components and the actions in the
+//! middle, progress and messages at the bottom.
+
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+
+use eframe::egui::{self, RichText};
+use egui_commonmark::{CommonMarkCache, CommonMarkViewer};
+
+use super::backend::{Backend, FolderField, JobKind, Reply};
+use super::components_view::{self, Action};
+use super::instrument_picker;
+use super::job_progress::JobProgress;
+use super::notices::{self, Notice};
+use super::release_picker::ReleasePicker;
+use super::settings_view::{SettingsAction, SettingsForm};
+use ibex_updater_core::catalog::TargetRequest;
+use ibex_updater_core::client::component::Component;
+use ibex_updater_core::client::version::{ReleaseName, Version};
+use ibex_updater_core::config::resolved::Settings;
+use ibex_updater_core::config::user::UserSettings;
+use ibex_updater_core::error::UpdateError;
+use ibex_updater_core::index::UpdaterBuild;
+use ibex_updater_core::install::Report;
+use ibex_updater_core::instrument::link::InstrumentStatus;
+use ibex_updater_core::usecase::plan::InstallRequest;
+use ibex_updater_core::usecase::self_update::CURRENT_VERSION;
+use ibex_updater_core::usecase::survey::Overview;
+
+/// `None` while loading.
+type Loading<T> = Option<Result<T, UpdateError>>;
+
+pub struct UpdaterApp {
+    backend: Backend,
+    replies: Receiver<Reply>,
+    instruments: Loading<Vec<InstrumentStatus>>,
+    filter: String,
+    selected: Option<String>,
+    overview: Loading<Overview>,
+    /// The overview request the window waits for; older answers are dropped.
+    overview_request: u64,
+    job: Option<(JobKind, Arc<JobProgress>)>,
+    notices: Vec<Notice>,
+    settings_form: SettingsForm,
+    release_picker: ReleasePicker,
+    notes_cache: CommonMarkCache,
+    started: bool,
+    first_frame_logged: bool,
+    /// A newer build of the updater itself, offered above the main view.
+    updater_offer: Option<UpdaterBuild>,
+    updating_updater: bool,
+}
+
+/// Logged once the first frame has been presented.
+pub const FIRST_FRAME_LOG: &str = "first frame presented";
+
+impl std::fmt::Debug for UpdaterApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpdaterApp")
+            .field("selected", &self.selected)
+            .field("job", &self.job.as_ref().map(|(kind, _)| kind))
+            .field("notices", &self.notices)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UpdaterApp {
+    /// The first frame starts reading the instruments and the installed client.
+    pub fn new(mut backend: Backend) -> UpdaterApp {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let replies = backend.take_receiver().unwrap_or_else(|| {
+            // A backend hands its receiver out once; a second window gets a dead channel.
+            drop(tx);
+            rx
+        });
+        UpdaterApp {
+            selected: backend.first_instrument(),
+            backend,
+            replies,
+            instruments: None,
+            filter: String::new(),
+            overview: None,
+            overview_request: 0,
+            job: None,
+            notices: Vec::new(),
+            settings_form: SettingsForm::default(),
+            release_picker: ReleasePicker::default(),
+            notes_cache: CommonMarkCache::default(),
+            started: false,
+            updater_offer: None,
+            updating_updater: false,
+            first_frame_logged: false,
+        }
+    }
+
+    /// The messages on show, newest last (for tests and the log).
+    pub fn notices(&self) -> impl Iterator<Item = &str> {
+        self.notices.iter().map(|n| n.headline.as_str())
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Draws one frame.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        if !self.started {
+            self.started = true;
+            self.backend.load_instruments(&ctx);
+            self.reload_overview(&ctx);
+        } else if !self.first_frame_logged {
+            // The previous frame is on screen now; `bench-window` waits for this line.
+            self.first_frame_logged = true;
+            tracing::info!("{FIRST_FRAME_LOG}");
+        }
+        self.drain_replies(&ctx);
+
+        egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
+        egui::Panel::bottom("bottom").show(ui, |ui| self.bottom_bar(ui));
+        egui::Panel::left("instruments")
+            .default_size(250.0)
+            .size_range(180.0..=420.0)
+            .show(ui, |ui| self.instrument_panel(ui));
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .auto_shrink([false, false])
+                .show(ui, |ui| self.main_view(ui));
+        });
+
+        let releases = match &self.overview {
+            Some(Ok(o)) => o.catalog.releases.as_slice(),
+            _ => &[],
+        };
+        if let Some(release) = self.release_picker.show(&ctx, releases) {
+            self.install_release(&ctx, &release);
+        }
+        match self.settings_form.show(&ctx, self.backend.settings()) {
+            Some(SettingsAction::Browse(field)) => {
+                let title = match field {
+                    FolderField::ReleaseSource => "Choose the release share",
+                    FolderField::InstallRoot => "Choose the install folder",
+                };
+                self.backend.pick_folder(&ctx, field, title);
+            }
+            Some(SettingsAction::Save(user)) => self.save_settings(&ctx, &user),
+            None => {}
+        }
+    }
+
+    fn drain_replies(&mut self, ctx: &egui::Context) {
+        while let Ok(reply) = self.replies.try_recv() {
+            match reply {
+                Reply::Instruments(result) => {
+                    if let Err(e) = &result {
+                        self.notices
+                            .push(Notice::error("Reading the instrument list", e));
+                    }
+                    self.instruments = Some(result);
+                    self.reload_overview(ctx);
+                }
+                Reply::Overview { request, result } => {
+                    if request == self.overview_request {
+                        if let Ok(overview) = &*result
+                            && !self.backend.is_demo()
+                            && !self.updating_updater
+                        {
+                            self.updater_offer = overview.updater_offer.clone();
+                        }
+                        self.overview = Some(*result);
+                    }
+                }
+                Reply::Finished { job, result } => {
+                    self.job = None;
+                    self.finished(&job, result);
+                    self.reload_overview(ctx);
+                }
+                Reply::UpdaterReplaced(result) => {
+                    self.updater_offer = None;
+                    self.updating_updater = false;
+                    match result {
+                        Ok(version) => self.notices.push(Notice::success(format!(
+                            "IBEX Updater was updated to {version}. Close and reopen it to use the new version."
+                        ))),
+                        Err(e) => self.notices.push(Notice::error("Updating IBEX Updater", &e)),
+                    }
+                }
+                Reply::Folder { field, path } => {
+                    if let Some(path) = path {
+                        self.settings_form.set_folder(field, &path);
+                    }
+                }
+            }
+        }
+    }
+
+    fn finished(&mut self, job: &JobKind, result: Result<Report, UpdateError>) {
+        let doing = match job {
+            JobKind::Install(_) => "The install",
+            JobKind::Rollback(_) => "The rollback",
+        };
+        match result {
+            Ok(report) if report.changes.is_empty() => {
+                self.notices.push(Notice::success(
+                    "Nothing to install: your client already has these versions.",
+                ));
+            }
+            Ok(report) => {
+                let verb = match job {
+                    JobKind::Install(_) => "Installed",
+                    JobKind::Rollback(_) => "Rolled back to",
+                };
+                let what = report
+                    .changes
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{} {}",
+                            c.component,
+                            c.to.as_ref()
+                                .map_or_else(|| "nothing".to_string(), ToString::to_string)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" and ");
+                tracing::info!("{verb} {what}");
+                self.notices
+                    .push(Notice::success(format!("{verb} {what}.")));
+            }
+            Err(e) => self.notices.push(Notice::error(doing, &e)),
+        }
+    }
+
+    /// The server version of the selected instrument, if it answered.
+    fn server_version(&self) -> Option<Version> {
+        let selected = self.selected.as_deref()?;
+        let Some(Ok(list)) = &self.instruments else {
+            return None;
+        };
+        list.iter()
+            .find(|s| s.instrument.name.eq_ignore_ascii_case(selected))
+            .and_then(|s| s.server_version.as_ref().ok().cloned())
+    }
+
+    fn reload_overview(&mut self, ctx: &egui::Context) {
+        self.overview_request += 1;
+        self.overview = None;
+        self.backend
+            .load_overview(ctx, self.overview_request, self.server_version());
+    }
+
+    fn select(&mut self, ctx: &egui::Context, name: String) {
+        self.backend.remember_instrument(&name);
+        self.selected = Some(name);
+        self.reload_overview(ctx);
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.heading("IBEX Updater");
+            if self.backend.is_demo() {
+                ui.label(
+                    RichText::new("DEMO")
+                        .strong()
+                        .color(egui::Color32::WHITE)
+                        .background_color(egui::Color32::from_rgb(0x6a, 0x1b, 0x9a)),
+                );
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui
+                    .add_enabled(!self.is_busy(), egui::Button::new("Settings"))
+                    .clicked()
+                {
+                    self.settings_form.open_with(self.backend.settings());
+                }
+                if ui.button("Refresh").clicked() {
+                    self.instruments = None;
+                    self.backend.load_instruments(ui.ctx());
+                    self.reload_overview(ui.ctx());
+                }
+            });
+        });
+    }
+
+    fn instrument_panel(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Instruments");
+        match &self.instruments {
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Reading the instrument list…");
+                });
+            }
+            Some(Err(_)) => {
+                ui.label("The instrument list could not be read. Use Refresh to try again.");
+            }
+            Some(Ok(list)) => {
+                if let Some(picked) =
+                    instrument_picker::show(ui, &mut self.filter, list, self.selected.as_deref())
+                {
+                    self.select(&ui.ctx().clone(), picked);
+                }
+            }
+        }
+    }
+
+    fn bottom_bar(&mut self, ui: &mut egui::Ui) {
+        if let Some((kind, progress)) = &self.job {
+            job_view(ui, kind, progress);
+        }
+        let location = self
+            .backend
+            .source_location()
+            .unwrap_or_else(|| "not set".into());
+        ui.label(
+            RichText::new(format!(
+                "Release source: {location}    Install folder: {}",
+                self.backend.install_root().path().display()
+            ))
+            .small(),
+        );
+    }
+
+    fn main_view(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        let mut dismissed = None;
+        for (i, notice) in self.notices.iter().enumerate() {
+            if notices::show(ui, notice) {
+                dismissed = Some(i);
+            }
+        }
+        if let Some(i) = dismissed {
+            self.notices.remove(i);
+        }
+        self.updater_offer_view(ui);
+
+        let server = self.server_version();
+        ui.heading(match (&self.selected, &server) {
+            (Some(name), Some(v)) => format!("{name} runs IBEX {v}"),
+            (Some(name), None) if self.instruments.is_none() => {
+                format!("{name}: asking the instrument…")
+            }
+            (Some(name), None) => format!("{name} did not answer"),
+            (None, _) => "Pick your instrument on the left".to_string(),
+        });
+        ui.add_space(6.0);
+
+        let overview = match &self.overview {
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Reading the installed client and the release source…");
+                });
+                return;
+            }
+            Some(Err(e)) => {
+                let notice = Notice::error("Reading the release source", e);
+                notices::show(ui, &notice);
+                return;
+            }
+            Some(Ok(overview)) => overview.clone(),
+        };
+        let busy = self.is_busy();
+        if let Some(action) = components_view::show(ui, &overview, self.selected.as_deref(), busy) {
+            match action {
+                Action::Install(c) => self.install_matching(&ctx, &overview, vec![c]),
+                Action::Rollback(c) => self.start_rollback(&ctx, vec![c]),
+            }
+        }
+        ui.add_space(8.0);
+        ui.horizontal_wrapped(|ui| {
+            let needs_update = overview.status.worst().severity() > 0;
+            let primary = egui::Button::new(RichText::new("Install matching client").strong())
+                .fill(ui.visuals().selection.bg_fill);
+            let response = ui
+                .add_enabled(!busy && server.is_some() && needs_update, primary)
+                .on_disabled_hover_text(if server.is_none() {
+                    "Pick an instrument that answers first."
+                } else {
+                    "Your client already matches."
+                });
+            if response.clicked() {
+                self.install_matching(&ctx, &overview, Component::ALL.to_vec());
+            }
+            if ui
+                .add_enabled(!busy, egui::Button::new("Install a specific release…"))
+                .clicked()
+            {
+                self.release_picker.open = true;
+            }
+        });
+
+        if let Some((release, notes)) = &overview.notes {
+            ui.add_space(8.0);
+            egui::CollapsingHeader::new(format!("Release notes for {release}"))
+                .default_open(true)
+                .show(ui, |ui| {
+                    CommonMarkViewer::new().show(ui, &mut self.notes_cache, notes);
+                });
+        }
+    }
+
+    fn updater_offer_view(&mut self, ui: &mut egui::Ui) {
+        let Some(build) = self.updater_offer.clone() else {
+            return;
+        };
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal_wrapped(|ui| {
+                ui.label(format!(
+                    "IBEX Updater {} is available (this is {}).",
+                    build.version, CURRENT_VERSION
+                ));
+                let label = if self.updating_updater {
+                    "Updating…"
+                } else {
+                    "Update IBEX Updater"
+                };
+                if ui
+                    .add_enabled(!self.updating_updater, egui::Button::new(label))
+                    .clicked()
+                {
+                    self.updating_updater = true;
+                    self.backend.update_updater(ui.ctx(), build.clone());
+                }
+            });
+        });
+    }
+
+    /// Installs the target of each of `components` for the selected instrument's server that is
+    /// not already installed, as one transaction.
+    fn install_matching(
+        &mut self,
+        ctx: &egui::Context,
+        overview: &Overview,
+        components: Vec<Component>,
+    ) {
+        let target = match &overview.status.server {
+            Some(server) => TargetRequest::Server(server.clone()),
+            None => TargetRequest::Latest,
+        };
+        self.start_install(ctx, overview, components, target);
+    }
+
+    /// "Install a specific release…": exactly that release folder, both components, planned as
+    /// `install --version` plans it.
+    fn install_release(&mut self, ctx: &egui::Context, release: &ReleaseName) {
+        let Some(Ok(overview)) = &self.overview else {
+            return;
+        };
+        let overview = overview.clone();
+        let target = TargetRequest::Release(release.clone());
+        self.start_install(ctx, &overview, Component::ALL.to_vec(), target);
+    }
+
+    fn start_install(
+        &mut self,
+        ctx: &egui::Context,
+        overview: &Overview,
+        components: Vec<Component>,
+        target: TargetRequest,
+    ) {
+        let request = InstallRequest {
+            target,
+            components: components.clone(),
+            force: false,
+        };
+        let progress = Arc::new(JobProgress::new(ctx));
+        self.backend
+            .install(ctx, overview.catalog.clone(), request, progress.clone());
+        self.job = Some((JobKind::Install(components), progress));
+    }
+
+    fn start_rollback(&mut self, ctx: &egui::Context, components: Vec<Component>) {
+        let progress = Arc::new(JobProgress::new(ctx));
+        self.backend
+            .rollback(ctx, components.clone(), progress.clone());
+        self.job = Some((JobKind::Rollback(components), progress));
+    }
+
+    fn save_settings(&mut self, ctx: &egui::Context, user: &UserSettings) {
+        let path = UserSettings::path();
+        let saved = user
+            .save_to(&path)
+            .and_then(|()| Settings::resolve(&self.backend.settings().overrides));
+        match saved {
+            Ok(settings) => {
+                self.backend = Backend::new(settings, self.backend.data_dir().to_path_buf());
+                if let Some(rx) = self.backend.take_receiver() {
+                    self.replies = rx;
+                }
+                self.notices.push(Notice::success(format!(
+                    "Settings saved to {}.",
+                    path.display()
+                )));
+                self.instruments = None;
+                self.backend.load_instruments(ctx);
+                self.reload_overview(ctx);
+            }
+            Err(e) => self.notices.push(Notice::error("Saving the settings", &e)),
+        }
+    }
+}
+
+/// The running job: each stage with bytes, rate and time left, and Cancel.
+fn job_view(ui: &mut egui::Ui, kind: &JobKind, progress: &JobProgress) {
+    let snapshot = progress.snapshot();
+    let title = match kind {
+        JobKind::Install(_) => "Installing",
+        JobKind::Rollback(_) => "Rolling back",
+    };
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        ui.strong(title);
+        for (component, stage) in &snapshot.finished {
+            ui.label(RichText::new(format!("{component} {}: done", stage.label())).small());
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.add(snapshot.bar().desired_width(ui.available_width() - 140.0));
+        if matches!(kind, JobKind::Install(_)) {
+            let label = if snapshot.cancel_requested {
+                "Cancelling…"
+            } else {
+                "Cancel install"
+            };
+            if ui
+                .add_enabled(!snapshot.cancel_requested, egui::Button::new(label))
+                .clicked()
+            {
+                progress.request_cancel();
+            }
+        }
+    });
+    ui.add_space(4.0);
+}
+
+impl eframe::App for UpdaterApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+}

@@ -1,0 +1,245 @@
+//! The window's access to the core. Every call that reads the disk, the release source or
+//! Channel Access runs on a named thread and answers with a [`Reply`] on a channel that the
+//! window drains each frame; the thread asks for a repaint when it is done.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread;
+use std::time::Duration;
+
+use eframe::egui;
+
+use ibex_updater_core::catalog::Catalog;
+use ibex_updater_core::client::component::Component;
+use ibex_updater_core::client::version::Version;
+use ibex_updater_core::config::paths;
+use ibex_updater_core::config::resolved::Settings;
+use ibex_updater_core::error::UpdateError;
+use ibex_updater_core::index::UpdaterBuild;
+use ibex_updater_core::install::{InstallOptions, InstallRoot, Report};
+use ibex_updater_core::instrument::link::{self, InstrumentStatus};
+use ibex_updater_core::progress::{NoProgress, Progress};
+use ibex_updater_core::source::ReleaseSource;
+use ibex_updater_core::usecase::plan::{self, InstallRequest};
+use ibex_updater_core::usecase::survey::{self, Overview};
+use ibex_updater_core::usecase::{apply, self_update};
+
+/// What a background thread hands back.
+#[derive(Debug)]
+pub enum Reply {
+    Instruments(Result<Vec<InstrumentStatus>, UpdateError>),
+    Overview {
+        /// Which request this answers; the window ignores answers it no longer waits for.
+        request: u64,
+        result: Box<Result<Overview, UpdateError>>,
+    },
+    Finished {
+        job: JobKind,
+        result: Result<Report, UpdateError>,
+    },
+    /// The updater replaced its own binary (with this version), or why not.
+    UpdaterReplaced(Result<String, UpdateError>),
+    /// A folder chosen in the native dialog, or none if it was cancelled.
+    Folder {
+        field: FolderField,
+        path: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobKind {
+    Install(Vec<Component>),
+    Rollback(Vec<Component>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FolderField {
+    ReleaseSource,
+    InstallRoot,
+}
+
+pub struct Backend {
+    settings: Settings,
+    source: Option<Arc<dyn ReleaseSource>>,
+    options: InstallOptions,
+    data_dir: PathBuf,
+    tx: Sender<Reply>,
+    rx: Option<Receiver<Reply>>,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("settings", &self.settings)
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Backend {
+    /// `data_dir` is where the last instrument is remembered.
+    pub fn new(settings: Settings, data_dir: PathBuf) -> Backend {
+        let (tx, rx) = channel();
+        Backend {
+            source: settings.source.clone(),
+            settings,
+            options: apply::options(Duration::from_secs(5)),
+            data_dir,
+            tx,
+            rx: Some(rx),
+        }
+    }
+
+    /// Reads releases from `source` instead of the one the settings name (tests slow it down).
+    pub fn with_source(mut self, source: Arc<dyn ReleaseSource>) -> Backend {
+        self.source = Some(source);
+        self
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn is_demo(&self) -> bool {
+        self.settings.demo
+    }
+
+    pub fn install_root(&self) -> &InstallRoot {
+        &self.settings.install_root
+    }
+
+    pub fn source_location(&self) -> Option<String> {
+        self.source.as_ref().map(|s| s.location())
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    pub(crate) fn take_receiver(&mut self) -> Option<Receiver<Reply>> {
+        self.rx.take()
+    }
+
+    /// The instrument to start with: the policy's or the user's, else the last one used.
+    pub fn first_instrument(&self) -> Option<String> {
+        self.settings
+            .instrument
+            .clone()
+            .or_else(|| paths::last_instrument(&self.data_dir))
+    }
+
+    pub fn remember_instrument(&self, name: &str) {
+        if !self.is_demo() {
+            paths::remember_instrument(&self.data_dir, name);
+        }
+    }
+
+    pub fn load_instruments(&self, ctx: &egui::Context) {
+        let ca = self.settings.ca.clone();
+        self.spawn(ctx, "gui-instruments", move || {
+            Reply::Instruments(
+                link::instrument_list(&ca).map(|list| link::server_versions(&ca, list)),
+            )
+        });
+    }
+
+    /// Reads the source once and answers everything the main view shows against `server`.
+    pub fn load_overview(&self, ctx: &egui::Context, request: u64, server: Option<Version>) {
+        let source = self.source.clone();
+        let root = self.settings.install_root.clone();
+        let no_source = self.settings.source().err();
+        self.spawn(ctx, "gui-status", move || {
+            let result = match (source, no_source) {
+                (Some(source), _) => survey::overview(&*source, &root, server.as_ref()),
+                (None, Some(e)) => Err(e),
+                (None, None) => Err(UpdateError::NoReleaseSource {
+                    policy: ibex_updater_core::config::policy::Policy::path(),
+                }),
+            };
+            Reply::Overview {
+                request,
+                result: Box::new(result),
+            }
+        });
+    }
+
+    /// Plans `request` against `catalog` (the one the window shows) and installs the plan, as
+    /// the command line's `install` does: components already at their target are skipped.
+    pub fn install(
+        &self,
+        ctx: &egui::Context,
+        catalog: Catalog,
+        request: InstallRequest,
+        progress: Arc<dyn Progress>,
+    ) {
+        let job = JobKind::Install(request.components.clone());
+        let Some(source) = self.source.clone() else {
+            return;
+        };
+        let root = self.settings.install_root.clone();
+        let options = self.options.clone();
+        self.spawn(ctx, "gui-install", move || {
+            let result = plan::plan(&catalog, &root, &request)
+                .and_then(|plan| apply::install(&*source, &root, &plan, &*progress, &options));
+            Reply::Finished { job, result }
+        });
+    }
+
+    pub fn rollback(
+        &self,
+        ctx: &egui::Context,
+        components: Vec<Component>,
+        progress: Arc<dyn Progress>,
+    ) {
+        let root = self.settings.install_root.clone();
+        let options = self.options.clone();
+        self.spawn(ctx, "gui-rollback", move || Reply::Finished {
+            job: JobKind::Rollback(components.clone()),
+            result: apply::rollback(&root, &components, &*progress, &options),
+        });
+    }
+
+    /// Replaces the running updater's binary with `build`.
+    pub fn update_updater(&self, ctx: &egui::Context, build: UpdaterBuild) {
+        let Some(source) = self.source.clone() else {
+            return;
+        };
+        self.spawn(ctx, "gui-self-update", move || {
+            let result = std::env::current_exe()
+                .map_err(UpdateError::io("find", "the running ibex-updater"))
+                .and_then(|exe| self_update::apply(&*source, &build, &exe, &NoProgress))
+                .map(|()| build.version.clone());
+            Reply::UpdaterReplaced(result)
+        });
+    }
+
+    /// Opens the native folder dialog without blocking the window.
+    pub fn pick_folder(&self, ctx: &egui::Context, field: FolderField, title: &str) {
+        let dialog = rfd::AsyncFileDialog::new().set_title(title);
+        self.spawn(ctx, "gui-folder-dialog", move || Reply::Folder {
+            field,
+            path: pollster::block_on(dialog.pick_folder()).map(|h| h.path().to_path_buf()),
+        });
+    }
+
+    fn spawn(
+        &self,
+        ctx: &egui::Context,
+        name: &str,
+        work: impl FnOnce() -> Reply + Send + 'static,
+    ) {
+        let tx = self.tx.clone();
+        let ctx = ctx.clone();
+        let spawned = thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                // The window may have closed meanwhile; then nobody needs the answer.
+                let _ = tx.send(work());
+                ctx.request_repaint();
+            });
+        if let Err(e) = spawned {
+            tracing::error!("could not start the {name} thread: {e}");
+        }
+    }
+}

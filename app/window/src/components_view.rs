@@ -1,0 +1,128 @@
+//! IBEX GUI and genie_python side by side: installed version, what the instrument needs, the
+//! verdict as a badge and a sentence, and the per-component actions.
+
+use eframe::egui::{self, RichText};
+
+use super::{explain, theme};
+use ibex_updater_core::client::component::Component;
+use ibex_updater_core::client::verdict::Verdict;
+use ibex_updater_core::usecase::status::{ComponentStatus, target_version};
+use ibex_updater_core::usecase::survey::Overview;
+
+/// What the user asked for in the component cards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Install(Component),
+    Rollback(Component),
+}
+
+pub fn show(
+    ui: &mut egui::Ui,
+    overview: &Overview,
+    instrument: Option<&str>,
+    busy: bool,
+) -> Option<Action> {
+    let mut action = None;
+    let server = overview.status.server.as_ref();
+    // Side by side when there is room, one above the other in a narrow (or zoomed) window.
+    let wide = ui.available_width() > 560.0;
+    let mut cards = |ui: &mut egui::Ui, component: &ComponentStatus| {
+        if let Some(a) = card(ui, component, overview, server, instrument, busy) {
+            action = Some(a);
+        }
+    };
+    if wide {
+        ui.columns(overview.status.components.len(), |columns| {
+            for (ui, component) in columns.iter_mut().zip(&overview.status.components) {
+                cards(ui, component);
+            }
+        });
+    } else {
+        for component in &overview.status.components {
+            cards(ui, component);
+        }
+    }
+    action
+}
+
+fn card(
+    ui: &mut egui::Ui,
+    component: &ComponentStatus,
+    overview: &Overview,
+    server: Option<&ibex_updater_core::client::version::Version>,
+    instrument: Option<&str>,
+    busy: bool,
+) -> Option<Action> {
+    let mut action = None;
+    let name = component.component.display_name();
+    egui::Frame::group(ui.style())
+        .inner_margin(10.0)
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal(|ui| {
+                ui.heading(name);
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    theme::badge(ui, component.verdict);
+                });
+            });
+            ui.add_space(4.0);
+            egui::Grid::new(("versions", component.component.id()))
+                .num_columns(2)
+                .spacing([12.0, 4.0])
+                .show(ui, |ui| {
+                    ui.label("Installed");
+                    ui.label(
+                        component
+                            .installed
+                            .as_ref()
+                            .map_or_else(|| "not installed".to_string(), ToString::to_string),
+                    );
+                    ui.end_row();
+                    // Without a server to match, the target is simply the newest release.
+                    ui.label(if server.is_some() { "Needed" } else { "Newest" });
+                    ui.label(component.target.as_ref().map_or_else(
+                        || "no kit in the release source".to_string(),
+                        |kit| {
+                            let version = target_version(kit);
+                            if kit.release.suffix.is_some() {
+                                format!("{version} (from {})", kit.release)
+                            } else {
+                                version.to_string()
+                            }
+                        },
+                    ));
+                    ui.end_row();
+                });
+            ui.add_space(4.0);
+            ui.label(explain::sentence(component, server, instrument));
+            ui.add_space(6.0);
+            ui.horizontal_wrapped(|ui| {
+                let can_install =
+                    !busy && component.target.is_some() && component.verdict != Verdict::UpToDate;
+                if ui
+                    .add_enabled(can_install, egui::Button::new(format!("Install {name}")))
+                    .clicked()
+                {
+                    action = Some(Action::Install(component.component));
+                }
+                let previous = overview.previous(component.component);
+                let rollback = ui
+                    .add_enabled(
+                        !busy && previous.is_some(),
+                        egui::Button::new(format!("Roll back {name}")),
+                    )
+                    .on_hover_text(previous.map_or_else(
+                        || "There is no previous version to go back to.".to_string(),
+                        |v| format!("Go back to {v}, the version the last install replaced."),
+                    ))
+                    .on_disabled_hover_text("There is no previous version to go back to.");
+                if rollback.clicked() {
+                    action = Some(Action::Rollback(component.component));
+                }
+                if let Some(v) = previous {
+                    ui.label(RichText::new(format!("(previous: {v})")).small());
+                }
+            });
+        });
+    action
+}

@@ -1,0 +1,108 @@
+//! Messages shown above the main view: what just happened, in plain words, with the technical
+//! detail behind a "Details" toggle for IT.
+
+use eframe::egui::{self, RichText};
+
+use super::theme;
+use ibex_updater_core::error::{ErrorKind, UpdateError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub is_error: bool,
+    pub headline: String,
+    pub detail: Option<String>,
+}
+
+impl Notice {
+    pub fn success(headline: impl Into<String>) -> Notice {
+        Notice {
+            is_error: false,
+            headline: headline.into(),
+            detail: None,
+        }
+    }
+
+    /// `doing` says what failed, e.g. "The install"; the error decides the advice.
+    pub fn error(doing: &str, error: &UpdateError) -> Notice {
+        tracing::error!("{doing} failed: {error}");
+        let advice = match (error, error.kind()) {
+            (UpdateError::Cancelled, _) => {
+                return Notice {
+                    is_error: false,
+                    headline: "The install was cancelled. Your client was not changed.".into(),
+                    detail: None,
+                };
+            }
+            (UpdateError::ClientRunning { component, .. }, _) => {
+                format!("{component} is running. Close it, then try again.")
+            }
+            (UpdateError::Locked { .. }, _) => {
+                "Another update is in progress on this computer. Wait for it to finish, then try again.".into()
+            }
+            (_, ErrorKind::Integrity) => {
+                "The release on the release source failed its checks, so it was not installed. Tell the IBEX team."
+                    .into()
+            }
+            (_, ErrorKind::SourceUnreachable) => {
+                "The release source could not be read. Check the network, or the release source in Settings."
+                    .into()
+            }
+            (_, ErrorKind::InstrumentUnreachable) => {
+                "The instrument did not answer. Check that its server is running and that you are on the instrument network."
+                    .into()
+            }
+            (_, ErrorKind::Usage) => "The updater is not set up for this yet.".into(),
+            (_, ErrorKind::Failure) => "Something went wrong.".into(),
+        };
+        let unchanged = if doing.contains("install") || doing.contains("roll") {
+            " Your client was not changed."
+        } else {
+            ""
+        };
+        Notice {
+            is_error: true,
+            headline: format!("{doing} failed. {advice}{unchanged}"),
+            detail: Some(error_chain(error)),
+        }
+    }
+}
+
+/// The error and its causes, one per line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(&format!("\ncaused by: {e}"));
+        cause = e.source();
+    }
+    text
+}
+
+/// Shows `notice` with a Dismiss button; returns true when it was dismissed.
+pub fn show(ui: &mut egui::Ui, notice: &Notice) -> bool {
+    let colour = if notice.is_error {
+        theme::ERROR
+    } else {
+        theme::SUCCESS
+    };
+    let mut dismissed = false;
+    egui::Frame::group(ui.style())
+        .stroke(egui::Stroke::new(1.5, colour))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            // The headline wraps, so a long message never widens the window.
+            ui.add(egui::Label::new(RichText::new(&notice.headline).color(colour).strong()).wrap());
+            dismissed = ui.button("Dismiss").clicked();
+            if let Some(detail) = &notice.detail {
+                egui::CollapsingHeader::new("Details")
+                    .id_salt(&notice.headline)
+                    .show(ui, |ui| {
+                        ui.label(RichText::new(detail).monospace());
+                        if ui.button("Copy details").clicked() {
+                            ui.ctx().copy_text(detail.clone());
+                        }
+                    });
+            }
+        });
+    dismissed
+}

@@ -1,0 +1,482 @@
+//! The HTTP mirror source against a real HTTP/1.1 server on 127.0.0.1 (in this file) that can
+//! misbehave: drop the connection, ignore Range, stall, answer 500/503/404, send a wrong
+//! Content-Length or corrupt a byte. Each case either recovers or refuses with its exit code, and
+//! the installed client is unchanged when it refuses.
+#![allow(clippy::unwrap_used)] // fixtures: a failure to build one should panic the test
+
+use std::collections::VecDeque;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use crate::common::{Env, Run};
+
+/// Misbehaviour for archive (`.7z`) requests; index and signature are always served plainly.
+#[derive(Debug, Default)]
+struct Faults {
+    /// Answer 200 with the whole file to a Range request.
+    no_range: bool,
+    /// Statuses to answer, one per request, before serving normally.
+    statuses: VecDeque<u16>,
+    /// For this many requests, close the connection after this many body bytes.
+    drop_after: Option<(u64, u32)>,
+    /// For this many requests, stop sending after this many bytes and hold the connection.
+    stall_after: Option<(u64, u32)>,
+    /// For this many requests, claim a Content-Length this much smaller than the body.
+    understate_length: Option<(u64, u32)>,
+    /// Flip one byte of every archive at this offset.
+    corrupt_at: Option<u64>,
+}
+
+struct Server {
+    addr: SocketAddr,
+    faults: Arc<Mutex<Faults>>,
+    /// "GET /path range=bytes=N-" per archive request.
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(root: &Path) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let faults = Arc::new(Mutex::new(Faults::default()));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (root, f, l) = (root.to_path_buf(), faults.clone(), log.clone());
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (root, f, l) = (root.clone(), f.clone(), l.clone());
+                thread::spawn(move || serve(stream, &root, &f, &l));
+            }
+        });
+        Server { addr, faults, log }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    fn archive_requests(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+fn serve(mut stream: TcpStream, root: &Path, faults: &Mutex<Faults>, log: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut range_start = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some(value) = line.to_ascii_lowercase().strip_prefix("range: bytes=") {
+            range_start = value.trim().trim_end_matches('-').parse::<u64>().ok();
+        }
+    }
+    let target = request_line.split_whitespace().nth(1).unwrap_or("/");
+    // As a proxy, the request names the whole URL: serve its path (and log that it came that way).
+    let (path, via_proxy) = match target.strip_prefix("http://") {
+        Some(rest) => (rest.find('/').map_or("/", |i| &rest[i..]).to_string(), true),
+        None => (target.to_string(), false),
+    };
+    if via_proxy {
+        log.lock().unwrap().push(format!("PROXY {target}"));
+    }
+    let file = root.join(path.trim_start_matches('/'));
+    let Ok(mut body) = fs::read(&file) else {
+        let _ = stream
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        return;
+    };
+    if !path.ends_with(".7z") {
+        respond(&mut stream, 200, &body);
+        return;
+    }
+    log.lock()
+        .unwrap()
+        .push(format!("GET {path} range={range_start:?}"));
+    let mut f = faults.lock().unwrap();
+    if let Some(status) = f.statuses.pop_front() {
+        drop(f);
+        respond(&mut stream, status, b"");
+        return;
+    }
+    if let Some(at) = f.corrupt_at {
+        body[at as usize] ^= 0xFF;
+    }
+    let cut = take(&mut f.drop_after);
+    let stall = take(&mut f.stall_after);
+    let understate = take(&mut f.understate_length);
+    let start = if f.no_range { None } else { range_start };
+    drop(f);
+    let (status, from) = match start {
+        Some(s) if s < body.len() as u64 => (206, s),
+        _ => (200, 0),
+    };
+    let total = body.len() as u64;
+    let slice = &body[from as usize..];
+    let content_range = (status == 206).then(|| format!("bytes {from}-{}/{total}", total - 1));
+    let claimed = (slice.len() as u64).saturating_sub(understate.unwrap_or(0));
+    let send = match (cut, stall) {
+        (Some(n), _) | (_, Some(n)) => slice.len().min(n as usize),
+        _ => slice.len(),
+    };
+    let header = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Length: {claimed}\r\nAccept-Ranges: bytes\r\n{}Connection: close\r\n\r\n",
+        reason(status),
+        content_range
+            .map(|r| format!("Content-Range: {r}\r\n"))
+            .unwrap_or_default()
+    );
+    if stream.write_all(header.as_bytes()).is_err() || stream.write_all(&slice[..send]).is_err() {
+        return;
+    }
+    let _ = stream.flush();
+    if stall.is_some() {
+        thread::sleep(Duration::from_secs(20));
+    }
+}
+
+/// Takes one use of a fault that applies to a number of requests.
+fn take(fault: &mut Option<(u64, u32)>) -> Option<u64> {
+    let (value, times) = (*fault)?;
+    *fault = (times > 1).then(|| (value, times - 1));
+    Some(value)
+}
+
+fn respond(stream: &mut TcpStream, status: u16, body: &[u8]) {
+    let header = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        reason(status),
+        body.len()
+    );
+    let _ = stream.write_all(header.as_bytes());
+    let _ = stream.write_all(body);
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        206 => "Partial Content",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+/// A standard share with a signed index, served over HTTP, and a policy that trusts its key and
+/// allows plain http on loopback.
+struct Mirror {
+    env: Env,
+    server: Server,
+}
+
+impl Mirror {
+    fn new() -> Mirror {
+        let env = Env::with_standard_share();
+        let (key, _) = env.trusted_key("ibex-updater", "allow_http = true\n");
+        env.publish(&key, &[]).assert_code(0);
+        let server = Server::start(&env.share);
+        Mirror { env, server }
+    }
+
+    fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
+        self.server.faults.lock().unwrap()
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_from(&self.server.url(), args)
+    }
+
+    fn run_from(&self, source: &str, args: &[&str]) -> Run {
+        let mut all = vec!["--http-timeout", "1"];
+        all.extend_from_slice(args);
+        let mut command = self.env.command_from(source, &all);
+        for proxy in ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"] {
+            command.env_remove(proxy).env_remove(proxy.to_lowercase());
+        }
+        Run::from(command.output().unwrap())
+    }
+
+    fn install(&self) -> Run {
+        self.run(&["install", "--server-version", "26.2.0.1234"])
+    }
+
+    /// The install succeeded and the GUI is the 26.2.1 kit that goes with the 26.2.0 server.
+    fn installs(&self) {
+        self.install().assert_code(0);
+        assert_eq!(self.installed_gui().as_deref(), Some("26.2.1"));
+    }
+
+    /// Some archive request asked to resume from byte `from`.
+    fn resumed_from(&self, from: u64) -> bool {
+        let wanted = format!("range=Some({from})");
+        self.server
+            .archive_requests()
+            .iter()
+            .any(|r| r.ends_with(&wanted))
+    }
+
+    /// The install is refused with `code` and a message containing `wanted`, and the installed
+    /// client is as it was.
+    fn refused(&self, code: i32, wanted: &str) {
+        let before = self.client_files();
+        let run = self.install();
+        run.assert_code(code);
+        assert!(
+            run.stderr.contains(wanted),
+            "wanted '{wanted}' in: {}",
+            run.stderr
+        );
+        assert_eq!(self.client_files(), before, "nothing was changed");
+    }
+
+    fn installed_gui(&self) -> Option<String> {
+        self.env.installed_version(crate::common::GUI)
+    }
+
+    fn client_files(&self) -> Vec<(String, String)> {
+        crate::common::snapshot(&self.env.root)
+            .into_iter()
+            .filter(|(p, _)| !p.starts_with(".ibex-updater/"))
+            .collect()
+    }
+
+    fn downloads(&self) -> PathBuf {
+        self.env.root.join(".ibex-updater").join("downloads")
+    }
+}
+
+#[test]
+fn installs_from_a_mirror_and_says_the_index_is_signed() {
+    let mirror = Mirror::new();
+    let run = mirror.run(&["releases"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains("(signed index, serial 1)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("26.2.1-hotfix"), "{}", run.stdout);
+    mirror.installs();
+}
+
+#[test]
+fn a_dropped_connection_resumes_with_range() {
+    let mirror = Mirror::new();
+    mirror.faults().drop_after = Some((100, 1));
+    mirror.installs();
+    assert!(
+        mirror.resumed_from(100),
+        "{:?}",
+        mirror.server.archive_requests()
+    );
+}
+
+#[test]
+fn without_range_support_the_download_starts_again() {
+    let mirror = Mirror::new();
+    {
+        let mut faults = mirror.faults();
+        faults.no_range = true;
+        faults.drop_after = Some((100, 1));
+    }
+    mirror.installs();
+    // The client asked to resume, the server sent it all again, and the client started over.
+    assert!(
+        mirror.resumed_from(100),
+        "{:?}",
+        mirror.server.archive_requests()
+    );
+}
+
+#[test]
+fn server_errors_are_retried() {
+    let mirror = Mirror::new();
+    mirror.faults().statuses = VecDeque::from([503, 500, 503]);
+    mirror.installs();
+    // Three refusals, then the GUI and genie_python archives.
+    assert_eq!(mirror.server.archive_requests().len(), 5);
+}
+
+#[test]
+fn a_stalled_server_times_out_and_the_download_resumes() {
+    let mirror = Mirror::new();
+    mirror.faults().stall_after = Some((100, 1));
+    mirror.install().assert_code(0);
+    assert!(
+        mirror.resumed_from(100),
+        "{:?}",
+        mirror.server.archive_requests()
+    );
+}
+
+#[test]
+fn a_wrong_content_length_is_retried() {
+    let mirror = Mirror::new();
+    mirror.faults().understate_length = Some((100, 1));
+    mirror.installs();
+    let requests = mirror.server.archive_requests();
+    assert_eq!(
+        requests.len(),
+        3,
+        "the short body was fetched again: {requests:?}"
+    );
+}
+
+#[test]
+fn a_missing_archive_is_refused_with_exit_4() {
+    let mirror = Mirror::new();
+    fs::remove_file(mirror.env.share.join("26.2.1/Client/zips/Client.7z")).unwrap();
+    mirror.refused(4, "404");
+}
+
+#[test]
+fn endless_server_errors_give_up_with_exit_4() {
+    let mirror = Mirror::new();
+    mirror.faults().statuses = VecDeque::from(vec![503; 20]);
+    mirror.refused(4, "after 5 attempts");
+}
+
+#[test]
+fn a_corrupt_byte_is_refused_and_never_retried() {
+    let mirror = Mirror::new();
+    let before = mirror.client_files();
+    mirror.faults().corrupt_at = Some(10);
+    let run = mirror.install();
+    run.assert_code(3);
+    assert!(run.stderr.contains("checksum mismatch"), "{}", run.stderr);
+    assert_eq!(mirror.server.archive_requests().len(), 1, "not retried");
+    assert_eq!(mirror.client_files(), before);
+    let leftovers: Vec<_> = fs::read_dir(mirror.downloads()).unwrap().collect();
+    assert!(
+        leftovers.is_empty(),
+        "the bad download is not kept: {leftovers:?}"
+    );
+}
+
+#[test]
+fn a_tampered_index_on_the_mirror_is_refused() {
+    let mirror = Mirror::new();
+    let index = mirror.env.share.join("index.json");
+    let text = fs::read_to_string(&index).unwrap();
+    fs::write(&index, text.replacen("\"serial\": 1", "\"serial\": 2", 1)).unwrap();
+    let run = mirror.install();
+    run.assert_code(3);
+    assert!(
+        run.stderr
+            .contains("changed or damaged since it was signed"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn plain_http_needs_the_policy_to_allow_it() {
+    let mirror = Mirror::new();
+    let policy = mirror.env.dir.path().join("no-policy.toml");
+    let text = fs::read_to_string(&policy)
+        .unwrap()
+        .replace("allow_http = true\n", "");
+    fs::write(&policy, text).unwrap();
+    let run = mirror.run(&["releases"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("allow_http"), "{}", run.stderr);
+}
+
+#[test]
+fn a_retried_install_reuses_the_verified_download() {
+    let mirror = Mirror::new();
+    mirror.install().assert_code(0);
+    let fetched = mirror.server.archive_requests().len();
+    mirror
+        .run(&["install", "--server-version", "26.2.0.1234", "--force"])
+        .assert_code(0);
+    assert_eq!(
+        mirror.server.archive_requests().len(),
+        fetched,
+        "no archive fetched again"
+    );
+    assert_eq!(mirror.installed_gui().as_deref(), Some("26.2.1"));
+}
+
+/// Replaces the mirror's index with one published by `publish` from the same share.
+fn republish(mirror: &Mirror, key: &Path, extra: &[&str]) {
+    fs::remove_file(mirror.env.share.join("index.json")).unwrap();
+    mirror.env.publish(key, extra).assert_code(0);
+}
+
+#[test]
+fn an_older_expired_or_foreign_index_on_the_mirror_is_refused() {
+    let mirror = Mirror::new();
+    let key = mirror.env.dir.path().join("keys").join("ibex-updater.key");
+    let before = mirror.client_files();
+    // Serial 2 seen, then serial 1 served again, validly signed.
+    republish(&mirror, &key, &["--serial", "2"]);
+    mirror.run(&["releases"]).assert_code(0);
+    republish(&mirror, &key, &["--serial", "1"]);
+    let run = mirror.install();
+    run.assert_code(3);
+    assert!(
+        run.stderr.contains("older than serial 2 seen before"),
+        "{}",
+        run.stderr
+    );
+    // An expired one.
+    republish(&mirror, &key, &["--serial", "3", "--valid-days", "0"]);
+    let run = mirror.install();
+    run.assert_code(3);
+    assert!(run.stderr.contains("expired"), "{}", run.stderr);
+    // One signed by a key the policy does not list.
+    let other = mirror.env.dir.path().join("other");
+    fs::create_dir_all(&other).unwrap();
+    mirror
+        .env
+        .run(&["keygen", "--out-dir", other.to_str().unwrap()])
+        .assert_code(0);
+    republish(&mirror, &other.join("ibex-updater.key"), &["--serial", "4"]);
+    let run = mirror.install();
+    run.assert_code(3);
+    assert!(run.stderr.contains("does not trust"), "{}", run.stderr);
+    assert_eq!(mirror.client_files(), before);
+}
+
+#[test]
+fn the_policy_proxy_and_the_standard_variables_are_used() {
+    let mirror = Mirror::new();
+    // A host that cannot be resolved: only a proxy can answer for it.
+    let unreachable = "http://mirror.invalid/";
+    let policy = mirror.env.dir.path().join("no-policy.toml");
+    let text = fs::read_to_string(&policy).unwrap();
+    fs::write(
+        &policy,
+        format!("{text}proxy = '{}'\n", mirror.server.url()),
+    )
+    .unwrap();
+    mirror
+        .run_from(unreachable, &["install", "--server-version", "26.2.0.1234"])
+        .assert_code(0);
+    let requests = mirror.server.archive_requests();
+    assert!(
+        requests.contains(&"PROXY http://mirror.invalid/index.json".to_string()),
+        "{requests:?}"
+    );
+
+    fs::write(&policy, text).unwrap();
+    let mut command = mirror
+        .env
+        .command_from(unreachable, &["--http-timeout", "1", "releases"]);
+    command
+        .env("HTTP_PROXY", mirror.server.url())
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy");
+    Run::from(command.output().unwrap()).assert_code(0);
+}

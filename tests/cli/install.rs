@@ -1,0 +1,485 @@
+//! Installing and rolling back against realistic shares: what is installed, what is refused, and
+//! that a refusal or failure leaves the installed client exactly as it was.
+
+use std::fs;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{Env, GENIE, GUI, Share};
+
+const HISTORY: &str =
+    "workspace/.metadata/.plugins/org.python.pydev.shared_interactive_console/history.py";
+
+fn assert_clean_staging(env: &Env) {
+    let staging = env.root.join(".ibex-updater/staging");
+    let leftovers: Vec<_> = fs::read_dir(&staging)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "staging not cleaned: {leftovers:?}");
+    assert!(
+        !env.root.join(".ibex-updater/journal.json").exists(),
+        "journal left behind"
+    );
+}
+
+#[test]
+fn installs_both_components_for_a_server_version() {
+    let env = Env::with_standard_share();
+    let run = env.run(&["install", "--json", "--server-version", "26.2.0.1234"]);
+    run.assert_code(0);
+    let doc = run.json();
+    assert_eq!(doc["installed"][0]["component"], "ibex-gui");
+    assert_eq!(doc["installed"][0]["to"], "26.2.1.1302");
+    assert_eq!(doc["installed"][0]["release"], "26.2.1");
+    assert_eq!(doc["installed"][1]["to"], "26.2.2.1400");
+    assert_eq!(doc["installed"][0]["sha256"].as_str().unwrap().len(), 64);
+    // VERSION.txt and BUILD_NUMBER.txt are written into the installed folders.
+    assert_eq!(env.installed_version(GUI).as_deref(), Some("26.2.1"));
+    assert_eq!(
+        fs::read_to_string(env.gui_dir().join("BUILD_NUMBER.txt"))
+            .unwrap()
+            .trim(),
+        "1302"
+    );
+    assert_eq!(env.installed_version(GENIE).as_deref(), Some("26.2.2"));
+    // The unpacked tree is the kit's.
+    assert!(
+        env.gui_dir()
+            .join("plugins/uk.ac.stfc.isis.ibex.ui_26.2.1.jar")
+            .is_file()
+    );
+    assert!(
+        env.genie_dir()
+            .join("Lib/site-packages/genie_python/version.py")
+            .is_file()
+    );
+    assert_clean_staging(&env);
+    // A second run finds nothing to do.
+    let again = env.run(&["install", "--server-version", "26.2.0.1234"]);
+    again.assert_code(0);
+    assert!(
+        again.stdout.contains("already installed"),
+        "{}",
+        again.stdout
+    );
+}
+
+#[test]
+fn keeps_console_history_and_adds_the_rmi_hostname() {
+    let env = Env::with_standard_share();
+    env.run(&["install", "--version", "26.2.0", "--component", "ibex-gui"])
+        .assert_code(0);
+    let history = env.gui_dir().join(HISTORY);
+    fs::create_dir_all(history.parent().unwrap()).unwrap();
+    fs::write(&history, "g.begin()\n").unwrap();
+    env.run(&["install", "--version", "26.2.1", "--component", "ibex-gui"])
+        .assert_code(0);
+    assert_eq!(fs::read_to_string(&history).unwrap(), "g.begin()\n");
+    let ini = fs::read_to_string(env.gui_dir().join("ibex-client.ini")).unwrap();
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    assert!(
+        ini.ends_with(&format!(
+            "-Xmx2048m\r\n-Djava.rmi.server.hostname={host}\r\n"
+        )),
+        "{ini:?}"
+    );
+    assert_eq!(ini.matches("java.rmi.server.hostname").count(), 1);
+}
+
+#[test]
+fn hotfix_only_by_name_and_partial_release_takes_the_previous_kit() {
+    let env = Env::with_standard_share();
+    let run = env.run(&["install", "--json", "--version", "26.2.1-hotfix"]);
+    run.assert_code(0);
+    assert_eq!(run.json()["installed"][0]["release"], "26.2.1-hotfix");
+
+    let env = Env::with_standard_share();
+    let run = env.run(&["install", "--json", "--version", "26.2.1"]);
+    run.assert_code(0);
+    assert_eq!(run.json()["installed"][0]["release"], "26.2.1");
+    assert_eq!(
+        run.json()["installed"][1]["release"],
+        "26.2.0",
+        "26.2.1 has no genie_python kit"
+    );
+}
+
+#[test]
+fn rollback_restores_the_previous_version_and_can_be_undone() {
+    let env = Env::with_standard_share();
+    env.run(&["install", "--version", "26.2.0"]).assert_code(0);
+    let before = crate::common::snapshot(&env.gui_dir());
+    env.run(&["install", "--version", "26.2.1-hotfix"])
+        .assert_code(0);
+    let after = crate::common::snapshot(&env.gui_dir());
+
+    let run = env.run(&["rollback", "--json"]);
+    run.assert_code(0);
+    assert_eq!(run.json()["rolled_back"][0]["to"], "26.2.0.1234");
+    assert_eq!(crate::common::snapshot(&env.gui_dir()), before);
+    assert_eq!(env.installed_version(GENIE).as_deref(), Some("26.2.0"));
+
+    env.run(&["rollback", "--component", "ibex-gui"])
+        .assert_code(0);
+    assert_eq!(crate::common::snapshot(&env.gui_dir()), after);
+    assert_clean_staging(&env);
+}
+
+#[test]
+fn rollback_without_a_previous_version_is_a_clear_failure() {
+    let env = Env::with_standard_share();
+    env.run(&["install", "--version", "26.2.0"]).assert_code(0);
+    let run = env.run(&["rollback", "--component", "genie-python"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("no previous genie_python"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Runs an install that must be refused with exit code 3 and checks nothing changed.
+fn assert_refused_untouched(env: &Env, args: &[&str], message: &str) {
+    let before = env.snapshot();
+    let run = env.run(args);
+    run.assert_code(3);
+    assert!(
+        run.stderr.contains(message),
+        "expected {message:?} in: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
+    assert_eq!(env.snapshot(), before, "the install root changed");
+    assert_clean_staging(env);
+}
+
+fn env_with_26_2_0_installed() -> Env {
+    let env = Env::with_standard_share();
+    env.run(&["install", "--version", "26.2.0"]).assert_code(0);
+    env
+}
+
+#[test]
+fn refuses_a_kit_without_copy_complete() {
+    let env = env_with_26_2_0_installed();
+    assert_refused_untouched(
+        &env,
+        &["install", "--version", "26.2.2"],
+        "COPY_COMPLETE.txt is missing",
+    );
+}
+
+#[test]
+fn refuses_a_corrupt_archive() {
+    let env = env_with_26_2_0_installed();
+    let share = Share::new(&env.share);
+    share.add_kit("26.2.3", GUI, "1");
+    let archive = share.archive("26.2.3", GUI);
+    let mut bytes = fs::read(&archive).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    fs::write(&archive, bytes).unwrap();
+    assert_refused_untouched(
+        &env,
+        &["install", "--version", "26.2.3", "--component", "ibex-gui"],
+        "not a valid 7-Zip archive",
+    );
+}
+
+#[test]
+fn refuses_a_truncated_archive() {
+    let env = env_with_26_2_0_installed();
+    let share = Share::new(&env.share);
+    share.add_kit("26.2.3", GUI, "1");
+    let archive = share.archive("26.2.3", GUI);
+    let bytes = fs::read(&archive).unwrap();
+    fs::write(&archive, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    assert_refused_untouched(
+        &env,
+        &["install", "--version", "26.2.3", "--component", "ibex-gui"],
+        "not a valid 7-Zip archive",
+    );
+}
+
+#[test]
+fn refuses_a_missing_archive_and_a_file_that_is_not_7z() {
+    let env = env_with_26_2_0_installed();
+    let share = Share::new(&env.share);
+    share.add_kit("26.2.3", GUI, "1");
+    fs::remove_file(share.archive("26.2.3", GUI)).unwrap();
+    assert_refused_untouched(
+        &env,
+        &["install", "--version", "26.2.3", "--component", "ibex-gui"],
+        "the archive is missing",
+    );
+    share.add_kit("26.2.4", GUI, "1");
+    fs::write(
+        share.archive("26.2.4", GUI),
+        "PK\x03\x04 this is a zip, not a 7z",
+    )
+    .unwrap();
+    assert_refused_untouched(
+        &env,
+        &["install", "--version", "26.2.4", "--component", "ibex-gui"],
+        "7-Zip signature",
+    );
+}
+
+#[test]
+fn refuses_a_kit_whose_version_disagrees_with_its_folder() {
+    let env = env_with_26_2_0_installed();
+    let share = Share::new(&env.share);
+    share.add_kit_with(
+        "26.2.3",
+        GUI,
+        "26.2.0\r\n",
+        "1",
+        &crate::common::kit_files(GUI, "26.2.3"),
+    );
+    assert_refused_untouched(
+        &env,
+        &["install", "--version", "26.2.3", "--component", "ibex-gui"],
+        "VERSION.txt says 26.2.0",
+    );
+    // The archive itself carries a VERSION.txt naming another release.
+    let mut files = crate::common::kit_files(GUI, "26.2.4");
+    files.push(("VERSION.txt".into(), "25.8.0\r\n".into()));
+    share.add_kit_with("26.2.4", GUI, "26.2.4\r\n", "1", &files);
+    assert_refused_untouched(
+        &env,
+        &["install", "--version", "26.2.4", "--component", "ibex-gui"],
+        "says 25.8.0",
+    );
+}
+
+#[test]
+fn refuses_archive_entries_that_escape_the_install_folder() {
+    let env = env_with_26_2_0_installed();
+    let share = Share::new(&env.share);
+    // A crafted archive with a '..' entry, as 7-Zip itself will not write one.
+    let kit = share.add_kit("26.2.3", GUI, "1");
+    let archive = share.archive("26.2.3", GUI);
+    let mut writer = sevenz_rust2::ArchiveWriter::create(&archive).unwrap();
+    for name in ["ibex-client.exe", "../../escaped.txt"] {
+        writer
+            .push_archive_entry(sevenz_rust2::ArchiveEntry::new_file(name), Some(&b"x"[..]))
+            .unwrap();
+    }
+    writer.finish().unwrap();
+    assert!(kit.is_dir());
+    assert_refused_untouched(
+        &env,
+        &["install", "--version", "26.2.3", "--component", "ibex-gui"],
+        "'..' climbs out",
+    );
+    assert!(!env.dir.path().join("escaped.txt").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn refuses_links_that_point_outside_the_install_folder() {
+    let env = env_with_26_2_0_installed();
+    let share = Share::new(&env.share);
+    let tree = env.dir.path().join("linktree");
+    fs::create_dir_all(&tree).unwrap();
+    fs::write(tree.join("ibex-client.exe"), "x").unwrap();
+    std::os::unix::fs::symlink("../../../../etc/passwd", tree.join("evil-link")).unwrap();
+    let archive = share.archive("26.2.3", GUI);
+    let out = Command::new(crate::common::seven_zip().unwrap())
+        .args(["a", "-bd", "-snl", "-mx1"])
+        .arg(&archive)
+        .arg(".")
+        .current_dir(&tree)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let kit = env.share.join("26.2.3/Client");
+    fs::create_dir_all(kit.join("Client")).unwrap();
+    fs::write(kit.join("Client/VERSION.txt"), "26.2.3\r\n").unwrap();
+    fs::write(kit.join("COPY_COMPLETE.txt"), "").unwrap();
+    assert_refused_untouched(
+        &env,
+        &["install", "--version", "26.2.3", "--component", "ibex-gui"],
+        "points outside",
+    );
+}
+
+#[test]
+fn genie_failure_after_the_gui_was_swapped_swaps_the_gui_back() {
+    let env = env_with_26_2_0_installed();
+    let before = env.snapshot();
+    for checkpoint in ["swap:genie-python:old-aside", "swap:genie-python:new-in"] {
+        let run = crate::common::Run::from(
+            env.command(&["install", "--version", "26.2.1-hotfix"])
+                .env("IBEX_UPDATER_TEST_FAIL_AT", checkpoint)
+                .output()
+                .unwrap(),
+        );
+        run.assert_code(1);
+        assert!(run.stderr.contains("failed on purpose"), "{}", run.stderr);
+        assert_eq!(
+            env.snapshot(),
+            before,
+            "failing at {checkpoint} changed the install root"
+        );
+        assert_clean_staging(&env);
+    }
+}
+
+#[test]
+fn a_second_install_waits_for_the_lock_or_fails_clearly() {
+    let env = env_with_26_2_0_installed();
+    let mut first = start_paused_install(&env);
+    let second = env.run(&["--lock-wait", "0", "install", "--version", "25.8.0"]);
+    second.assert_code(1);
+    assert!(
+        second.stderr.contains("another ibex-updater"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains(&format!("process {}", first.id())),
+        "{}",
+        second.stderr
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // With the first one gone, the lock is free and the leftovers are tidied up.
+    let third = env.run(&["install", "--version", "25.8.0"]);
+    third.assert_code(0);
+    assert!(
+        third
+            .stderr
+            .contains("removed leftovers of an interrupted install"),
+        "{}",
+        third.stderr
+    );
+    assert_clean_staging(&env);
+}
+
+#[test]
+fn a_second_install_waits_for_the_first_to_finish() {
+    let env = env_with_26_2_0_installed();
+    let mut first = start_paused_install(&env);
+    let mut second = env
+        .command(&["--lock-wait", "600", "install", "--version", "25.8.0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The second updater is blocked on the lock for as long as the first holds it.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        second.try_wait().unwrap().is_none(),
+        "the second install did not wait"
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let run = crate::common::Run::from(second.wait_with_output().unwrap());
+    run.assert_code(0);
+    assert!(run.stderr.contains("waiting"), "{}", run.stderr);
+    assert_eq!(env.installed_version(GUI).as_deref(), Some("25.8.0"));
+    assert_clean_staging(&env);
+}
+
+/// Starts an install that takes the lock, stages the GUI, and then waits to be killed.
+fn start_paused_install(env: &Env) -> std::process::Child {
+    let pause_file = env.dir.path().join("paused");
+    let child = env
+        .command(&["install", "--version", "26.2.1-hotfix"])
+        .env("IBEX_UPDATER_TEST_PAUSE_AT", "prepared:ibex-gui")
+        .env("IBEX_UPDATER_TEST_PAUSE_FILE", &pause_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the updater");
+    wait_for(&pause_file);
+    child
+}
+
+pub fn wait_for(path: &std::path::Path) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the updater never reached its checkpoint"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn refuses_to_replace_a_running_client() {
+    let env = env_with_26_2_0_installed();
+    let exe = env.gui_dir().join("ibex-client");
+    fs::copy("/bin/sleep", &exe).unwrap();
+    let mut client = Command::new(&exe).arg("30").spawn().unwrap();
+    let before = env.snapshot();
+    let run = env.run(&["install", "--version", "26.2.1-hotfix"]);
+    client.kill().unwrap();
+    client.wait().unwrap();
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("IBEX GUI is running from"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!("process {}", client.id())),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.snapshot(), before);
+}
+
+#[test]
+fn silent_install_writes_log_lines() {
+    let env = Env::with_standard_share();
+    let run = env.run(&["--silent", "install", "--version", "26.2.0"]);
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("IBEX GUI: extracting"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("genie_python: swapping in"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// On a terminal (a pty from `script`, part of util-linux) the install draws a progress bar.
+#[cfg(unix)]
+#[test]
+fn install_on_a_terminal_shows_a_progress_bar() {
+    if Command::new("script").arg("--version").output().is_err() {
+        crate::common::peer_missing("`script` (util-linux)", "apt-get install util-linux");
+        return;
+    }
+    let env = Env::with_standard_share();
+    let updater = format!("{:?}", env!("CARGO_BIN_EXE_ibex-updater"));
+    let args = format!(
+        "{updater} --source {:?} --install-root {:?} install --version 26.2.0",
+        env.share, env.root
+    );
+    let out = Command::new("script")
+        .args(["-qec", &args, "/dev/null"])
+        .env("IBEX_UPDATER_POLICY", env.dir.path().join("no-policy.toml"))
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains("IBEX GUI: extracting"), "{screen}");
+    assert!(screen.contains("[==="), "no bar drawn: {screen}");
+    assert!(screen.contains("Installed genie_python"), "{screen}");
+}
+
+#[test]
+fn development_server_has_nothing_to_install() {
+    let env = Env::with_standard_share();
+    let run = env.run(&["install", "--server-version", "0.0.0.12"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("development build"), "{}", run.stderr);
+}

@@ -1,0 +1,18 @@
+//! The command line's integration tests, as one test binary: each module runs the real
+//! `ibex-updater` binary against real peers (7-Zip shares, HTTP on loopback, Channel Access
+//! servers, minisign) in temporary folders.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod channel_access;
+mod cli_status;
+mod crash;
+mod front_ends_agree;
+mod http_source;
+mod install;
+mod packaging;
+mod policy;
+mod prompt;
+mod self_update;
+mod signed_index;

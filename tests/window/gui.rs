@@ -1,0 +1,657 @@
+//! The window, driven through egui_kittest by role and label against the real app state: the
+//! built-in demo share, the demo instrument fleet served over Channel Access on loopback, and a
+//! real install root in a temporary folder. Image snapshots are rendered with wgpu on the CPU.
+
+#![allow(clippy::unwrap_used)] // fixtures: a failure to build one should panic the test
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use eframe::egui::accesskit::Role;
+use egui_kittest::kittest::{NodeT, Queryable, by};
+use egui_kittest::{Harness, SnapshotOptions};
+use ibex_updater_core::catalog::Catalog;
+use ibex_updater_core::client::component::Component;
+use ibex_updater_core::client::version::ReleaseName;
+use ibex_updater_core::config::resolved::Settings;
+use ibex_updater_core::error::UpdateError;
+use ibex_updater_core::install::InstallRoot;
+use ibex_updater_core::release::Kit;
+use ibex_updater_core::source::{ArchiveStream, ReleaseSource, ShareSource};
+use ibex_updater_core::usecase::prompt::PromptMemory;
+use ibex_updater_core::usecase::status;
+use ibex_updater_window::{Backend, PromptApp, PromptOutcome, UpdaterApp};
+
+struct Demo {
+    dir: tempfile::TempDir,
+    settings: Settings,
+}
+
+impl Demo {
+    fn new() -> Demo {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::demo(&dir.path().join("demo"), Duration::from_secs(2)).unwrap();
+        Demo { dir, settings }
+    }
+
+    fn backend(&self) -> Backend {
+        Backend::new(self.settings.clone(), self.dir.path().join("data"))
+    }
+
+    fn share(&self) -> PathBuf {
+        self.dir.path().join("demo").join("Releases")
+    }
+
+    fn install_root(&self) -> &Path {
+        self.settings.install_root.path()
+    }
+
+    fn installed(&self, component: Component) -> Option<String> {
+        ibex_updater_core::client::installed::version_in(
+            &InstallRoot::new(self.install_root()).component_dir(component),
+        )
+        .map(|v| v.to_string())
+    }
+}
+
+fn harness(app: UpdaterApp) -> Harness<'static, UpdaterApp> {
+    Harness::builder()
+        .with_size([980.0, 640.0])
+        .wgpu()
+        .build_ui_state(|ui, app: &mut UpdaterApp| app.show(ui), app)
+}
+
+/// Steps the window until `done` holds: background threads answer in their own time, so the test
+/// waits for what it needs to see rather than for a fixed time.
+fn step_until<S>(harness: &mut Harness<'_, S>, what: &str, done: impl Fn(&Harness<'_, S>) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done(harness) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.step();
+}
+
+fn has_label(harness: &Harness<'_, impl Sized>, text: &str) -> bool {
+    harness.query_all_by_label_contains(text).next().is_some()
+}
+
+fn pick(harness: &mut Harness<'_, UpdaterApp>, instrument: &str) {
+    step_until(harness, "the instrument list", |h| has_label(h, instrument));
+    harness.get_by_label(instrument).click();
+    step_until(harness, "the verdicts", |h| {
+        has_label(h, &format!("{instrument} runs IBEX")) && has_label(h, "Installed")
+    });
+}
+
+fn click_button(harness: &mut Harness<'_, impl Sized>, label: &str) {
+    harness.get_by_role_and_label(Role::Button, label).click();
+    harness.step();
+}
+
+/// Picks LARMOR and starts "Install matching client" from a source that holds the archive back
+/// halfway until the gate opens.
+fn start_held_install(demo: &Demo) -> (Harness<'static, UpdaterApp>, Gate) {
+    let gate = Gate::closed();
+    let source = GatedSource::new(demo.share(), gate.clone());
+    let mut harness = harness(UpdaterApp::new(
+        demo.backend().with_source(Arc::new(source)),
+    ));
+    pick(&mut harness, "LARMOR");
+    click_button(&mut harness, "Install matching client");
+    (harness, gate)
+}
+
+/// Masks the footer, which shows the temporary folders' paths, then compares the snapshot.
+fn snapshot(harness: &mut Harness<'_, UpdaterApp>, name: &str) {
+    harness.run_ok();
+    let footer = harness.get_by_label_contains("Release source:").rect();
+    // The whole strip: the paths' widths differ from one temporary folder to the next.
+    let strip = eframe::egui::Rect::from_x_y_ranges(0.0..=10_000.0, footer.y_range());
+    harness.mask(strip);
+    harness.snapshot_options(name, &snapshot_options());
+}
+
+/// The images live in the repository's `tests/snapshots/`, beside the other fixtures.
+fn snapshot_options() -> SnapshotOptions {
+    SnapshotOptions::new().output_path(crate::common::workspace_root().join("tests/snapshots"))
+}
+
+#[test]
+fn picking_an_instrument_shows_both_components_and_their_verdicts() {
+    let demo = Demo::new();
+    let mut harness = harness(UpdaterApp::new(demo.backend()));
+    step_until(&mut harness, "the instrument list", |h| {
+        has_label(h, "LARMOR")
+    });
+    // Grouped by science group, with the version each server answered, and the silent one marked.
+    assert!(has_label(&harness, "SANS"));
+    assert!(has_label(&harness, "no answer"));
+    assert!(
+        harness
+            .get_by_role_and_label(Role::Button, "Install matching client")
+            .accesskit_node()
+            .is_disabled()
+    );
+
+    pick(&mut harness, "LARMOR");
+    assert!(has_label(&harness, "LARMOR runs IBEX 26.2.0.1234"));
+    assert!(has_label(&harness, "Update required"));
+    assert!(has_label(
+        &harness,
+        "Your IBEX GUI is from release 25.8; LARMOR runs 26.2. They are a major version apart and will not work together."
+    ));
+    assert!(has_label(
+        &harness,
+        "Your genie_python 26.2.0 matches LARMOR"
+    ));
+    assert!(
+        !harness
+            .get_by_role_and_label(Role::Button, "Install matching client")
+            .accesskit_node()
+            .is_disabled()
+    );
+    // The target is the partial release's GUI kit, and its notes are shown.
+    assert!(has_label(&harness, "26.2.1.1302"));
+    assert!(has_label(&harness, "Release notes for 26.2.1"));
+    snapshot(&mut harness, "main_window_mismatch");
+}
+
+#[test]
+fn search_narrows_the_list() {
+    let demo = Demo::new();
+    let mut harness = harness(UpdaterApp::new(demo.backend()));
+    step_until(&mut harness, "the instrument list", |h| {
+        has_label(h, "LARMOR")
+    });
+    harness
+        .get_by_role_and_label(Role::TextInput, "Search")
+        .click();
+    harness.step();
+    harness
+        .get_by_role_and_label(Role::TextInput, "Search")
+        .type_text("zo");
+    step_until(&mut harness, "the filter", |h| {
+        h.query_by_label("LARMOR").is_none()
+    });
+    assert!(has_label(&harness, "ZOOM"));
+}
+
+#[test]
+fn install_matching_client_shows_progress_then_completion_and_rolls_back() {
+    let demo = Demo::new();
+    let (mut harness, gate) = start_held_install(&demo);
+
+    // The archive is half copied and the source holds the rest back: progress is on show.
+    step_until(&mut harness, "the progress bar", |h| {
+        has_label(h, "IBEX GUI: copying")
+    });
+    // Half of the GUI kit's 8.4 MB archive has been copied when the source holds back.
+    assert!(has_label(&harness, "MB of 8.4 MB"), "bytes are shown");
+    assert!(
+        harness
+            .get_by_role_and_label(Role::Button, "Install matching client")
+            .accesskit_node()
+            .is_disabled()
+    );
+    gate.open();
+
+    step_until(&mut harness, "the install to finish", |h| {
+        has_label(h, "Installed IBEX GUI 26.2.1.1302.")
+    });
+    assert_eq!(
+        demo.installed(Component::IbexGui).as_deref(),
+        Some("26.2.1.1302")
+    );
+    step_until(&mut harness, "the new verdicts", |h| {
+        has_label(h, "Your IBEX GUI 26.2.1 matches LARMOR")
+    });
+    assert!(has_label(&harness, "(previous: 25.8.0.1021)"));
+
+    click_button(&mut harness, "Roll back IBEX GUI");
+    step_until(&mut harness, "the rollback", |h| {
+        has_label(h, "Rolled back to IBEX GUI 25.8.0.1021.")
+    });
+    assert_eq!(
+        demo.installed(Component::IbexGui).as_deref(),
+        Some("25.8.0.1021")
+    );
+}
+
+#[test]
+fn cancel_leaves_the_installed_client_exactly_as_it_was() {
+    let demo = Demo::new();
+    let before = crate::common::snapshot(demo.install_root());
+    let (mut harness, gate) = start_held_install(&demo);
+    step_until(&mut harness, "the Cancel button", |h| {
+        h.query_by_role_and_label(Role::Button, "Cancel install")
+            .is_some()
+    });
+    click_button(&mut harness, "Cancel install");
+    step_until(&mut harness, "the button to say so", |h| {
+        has_label(h, "Cancelling…")
+    });
+    gate.open();
+    step_until(&mut harness, "the cancellation", |h| {
+        has_label(h, "The install was cancelled. Your client was not changed.")
+    });
+    let staging = demo.install_root().join(".ibex-updater").join("staging");
+    assert!(
+        staging.read_dir().map_or(true, |mut d| d.next().is_none()),
+        "staging is left empty"
+    );
+    let after = crate::common::snapshot(demo.install_root());
+    let without_state = |s: &std::collections::BTreeMap<String, String>| {
+        s.iter()
+            .filter(|(k, _)| !k.starts_with(".ibex-updater"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(without_state(&before), without_state(&after));
+    assert_eq!(
+        demo.installed(Component::IbexGui).as_deref(),
+        Some("25.8.0.1021")
+    );
+}
+
+#[test]
+fn a_damaged_kit_is_reported_in_plain_words_with_the_detail_behind_a_toggle() {
+    let demo = Demo::new();
+    let archive = demo
+        .share()
+        .join("26.2.1")
+        .join("Client")
+        .join("zips")
+        .join("Client.7z");
+    let len = std::fs::metadata(&archive).unwrap().len() as usize;
+    std::fs::write(&archive, vec![0x5a; len]).unwrap();
+    let mut harness = harness(UpdaterApp::new(demo.backend()));
+    pick(&mut harness, "LARMOR");
+    click_button(&mut harness, "Install matching client");
+    step_until(&mut harness, "the error", |h| {
+        has_label(h, "The install failed.")
+    });
+    assert!(has_label(
+        &harness,
+        "failed its checks, so it was not installed"
+    ));
+    assert!(has_label(&harness, "Your client was not changed."));
+    assert!(
+        !has_label(&harness, "not a valid 7-Zip archive"),
+        "the detail starts hidden"
+    );
+    snapshot(&mut harness, "main_window_error");
+    harness.get_by_label("Details").click();
+    harness.run_ok();
+    assert!(has_label(&harness, "not a valid 7-Zip archive"));
+    assert_eq!(
+        demo.installed(Component::IbexGui).as_deref(),
+        Some("25.8.0.1021")
+    );
+}
+
+#[test]
+fn a_hotfix_is_installed_by_name_from_the_release_picker() {
+    let demo = Demo::new();
+    let mut harness = harness(UpdaterApp::new(demo.backend()));
+    pick(&mut harness, "LARMOR");
+    click_button(&mut harness, "Install a specific release…");
+    step_until(&mut harness, "the release list", |h| {
+        has_label(h, "26.2.1-hotfix")
+    });
+    harness.get_by_label_contains("26.2.1-hotfix").click();
+    step_until(&mut harness, "the choice", |h| {
+        has_label(h, "Install release 26.2.1-hotfix")
+    });
+    click_button(&mut harness, "Install release 26.2.1-hotfix");
+    step_until(&mut harness, "the install", |h| {
+        has_label(
+            h,
+            "Installed IBEX GUI 26.2.1.1310 and genie_python 26.2.1.1310.",
+        )
+    });
+    assert_eq!(
+        demo.installed(Component::GeniePython).as_deref(),
+        Some("26.2.1.1310")
+    );
+}
+
+#[test]
+fn the_window_stays_readable_at_twice_the_scale() {
+    let demo = Demo::new();
+    let mut harness = Harness::builder()
+        // A laptop screen at 200%: few points across, so the cards must stack.
+        .with_size([640.0, 480.0])
+        .with_pixels_per_point(2.0)
+        .wgpu()
+        .build_ui_state(
+            |ui, app: &mut UpdaterApp| app.show(ui),
+            UpdaterApp::new(demo.backend()),
+        );
+    pick(&mut harness, "LARMOR");
+    // Narrower in points, the cards stack instead of squeezing, and every action stays reachable.
+    for label in [
+        "Install IBEX GUI",
+        "Install genie_python",
+        "Install matching client",
+        "Settings",
+    ] {
+        assert!(
+            harness
+                .query_by_role_and_label(Role::Button, label)
+                .is_some(),
+            "{label}"
+        );
+    }
+    snapshot(&mut harness, "main_window_scale_200");
+}
+
+#[test]
+fn every_control_is_reachable_with_the_keyboard() {
+    let demo = Demo::new();
+    let mut harness = harness(UpdaterApp::new(demo.backend()));
+    pick(&mut harness, "LARMOR");
+    let mut focused = Vec::new();
+    for _ in 0..40 {
+        harness.key_press(eframe::egui::Key::Tab);
+        harness.step();
+        if let Some(node) = harness.query(by().predicate(|n| n.is_focused())) {
+            focused.push(node.accesskit_node().label().unwrap_or_default());
+        }
+    }
+    for label in [
+        "Settings",
+        "Search",
+        "Install IBEX GUI",
+        "Install matching client",
+        "Install a specific release…",
+    ] {
+        assert!(
+            focused.iter().any(|f| f == label),
+            "{label} never took the focus: {focused:?}"
+        );
+    }
+}
+
+fn prompt_harness(demo: &Demo, memory: &Path, server: &str) -> Harness<'static, PromptApp> {
+    let catalog = ShareSource::new(demo.share()).read_catalog().unwrap();
+    let status = status::evaluate(
+        &demo.settings.install_root,
+        &catalog.releases,
+        Some(&server.parse().unwrap()),
+    )
+    .unwrap();
+    let can_skip = status.worst() != ibex_updater_core::client::verdict::Verdict::UpdateRequired;
+    let app = PromptApp::new(
+        demo.backend(),
+        "LARMOR".into(),
+        catalog,
+        status,
+        can_skip,
+        Duration::from_secs(3600),
+        memory.to_path_buf(),
+    );
+    Harness::builder()
+        .with_size([520.0, 220.0])
+        .wgpu()
+        .build_ui_state(|ui, app: &mut PromptApp| app.show(ui), app)
+}
+
+#[test]
+fn the_pop_up_offers_no_skip_for_a_major_mismatch_and_updates_now() {
+    let demo = Demo::new();
+    let memory = demo.dir.path().join("prompt.toml");
+    let mut harness = prompt_harness(&demo, &memory, "26.2.0.1234");
+    harness.run_ok();
+    assert!(has_label(
+        &harness,
+        "Your IBEX client does not match LARMOR"
+    ));
+    assert!(
+        harness
+            .query_by_role_and_label(Role::Button, "Skip this version")
+            .is_none()
+    );
+    assert!(has_label(&harness, "cannot be skipped"));
+    harness.snapshot_options("prompt_required", &snapshot_options());
+    let outcome = harness.state().outcome_handle();
+    click_button(&mut harness, "Update now");
+    step_until(&mut harness, "the update", |h| {
+        has_label(h, "Your IBEX client now matches.")
+    });
+    assert_eq!(
+        demo.installed(Component::IbexGui).as_deref(),
+        Some("26.2.1.1302")
+    );
+    click_button(&mut harness, "Close");
+    assert_eq!(outcome.take(), PromptOutcome::Updated);
+}
+
+#[test]
+fn skipping_in_the_pop_up_is_remembered_for_that_release() {
+    let demo = Demo::new();
+    // Bring the GUI to 26.2.0, so that a 26.8 server is a minor (skippable) mismatch.
+    let memory = demo.dir.path().join("prompt.toml");
+    let root = InstallRoot::new(demo.install_root());
+    let catalog = ShareSource::new(demo.share()).read_catalog().unwrap();
+    let kit = catalog
+        .releases
+        .iter()
+        .find(|r| r.name.to_string() == "26.2.0")
+        .unwrap()
+        .kit(Component::IbexGui)
+        .unwrap()
+        .clone();
+    ibex_updater_core::install::install(
+        &root,
+        &ShareSource::new(demo.share()),
+        &[&kit],
+        &ibex_updater_core::progress::NoProgress,
+        &ibex_updater_core::install::InstallOptions {
+            hostname: "TEST".into(),
+            lock_wait: Duration::from_secs(5),
+        },
+    )
+    .unwrap();
+    let mut harness = prompt_harness(&demo, &memory, "26.8.0.1500");
+    harness.run_ok();
+    assert!(has_label(&harness, "Update recommended"));
+    let outcome = harness.state().outcome_handle();
+    click_button(&mut harness, "Skip this version");
+    assert_eq!(outcome.take(), PromptOutcome::Skipped);
+    let remembered = PromptMemory::load_from(&memory);
+    assert_eq!(
+        remembered.skipped.get("LARMOR").map(String::as_str),
+        Some("26.8.0")
+    );
+}
+
+/// Holds an archive back halfway until the test opens it, so that the test can look at (and
+/// cancel) an install in progress without racing it.
+#[derive(Clone, Default)]
+struct Gate(Arc<AtomicBool>);
+
+impl Gate {
+    fn closed() -> Gate {
+        Gate::default()
+    }
+    fn open(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[derive(Debug)]
+struct GatedSource {
+    share: ShareSource,
+    gate: Arc<AtomicBool>,
+}
+
+impl GatedSource {
+    fn new(share: PathBuf, gate: Gate) -> GatedSource {
+        GatedSource {
+            share: ShareSource::new(share),
+            gate: gate.0,
+        }
+    }
+}
+
+impl ReleaseSource for GatedSource {
+    fn location(&self) -> String {
+        self.share.location()
+    }
+    fn read_catalog(&self) -> Result<Catalog, UpdateError> {
+        self.share.read_catalog()
+    }
+    fn open_archive(&self, kit: &Kit) -> Result<ArchiveStream, UpdateError> {
+        let inner = self.share.open_archive(kit)?;
+        let half = inner.len.unwrap_or(0) / 2;
+        Ok(ArchiveStream {
+            len: inner.len,
+            reader: Box::new(GatedReader {
+                inner: inner.reader,
+                gate: self.gate.clone(),
+                hold_at: half,
+                read: 0,
+            }),
+        })
+    }
+    fn fetch_file(
+        &self,
+        path: &str,
+        size: u64,
+        sha256: &str,
+        dest: &Path,
+        progress: &dyn ibex_updater_core::progress::Progress,
+    ) -> Result<(), UpdateError> {
+        self.share.fetch_file(path, size, sha256, dest, progress)
+    }
+
+    fn release_notes(&self, release: &ReleaseName) -> Option<String> {
+        self.share.release_notes(release)
+    }
+}
+
+struct GatedReader {
+    inner: Box<dyn Read + Send>,
+    gate: Arc<AtomicBool>,
+    hold_at: u64,
+    read: u64,
+}
+
+impl Read for GatedReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.read >= self.hold_at
+            && !self.gate.load(Ordering::SeqCst)
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let limit = if self.gate.load(Ordering::SeqCst) {
+            buf.len()
+        } else {
+            buf.len()
+                .min((self.hold_at - self.read.min(self.hold_at)) as usize)
+                .max(1)
+        };
+        let n = self.inner.read(&mut buf[..limit])?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+#[test]
+fn the_last_instrument_used_is_picked_at_start() {
+    let demo = Demo::new();
+    std::fs::create_dir_all(demo.dir.path().join("data")).unwrap();
+    std::fs::write(
+        demo.dir.path().join("data").join("last-instrument.txt"),
+        "ZOOM\n",
+    )
+    .unwrap();
+    let mut harness = harness(UpdaterApp::new(demo.backend()));
+    step_until(&mut harness, "the preselected instrument", |h| {
+        has_label(h, "ZOOM runs IBEX 26.2.1.1302")
+    });
+}
+
+#[test]
+fn settings_fixed_by_the_policy_are_read_only() {
+    let demo = Demo::new();
+    let mut settings = demo.settings.clone();
+    settings.demo = false;
+    settings.policy = ibex_updater_core::config::policy::Policy {
+        release_source: Some(demo.share().display().to_string()),
+        users_may_change_settings: Some(false),
+        ..Default::default()
+    };
+    settings.source_location = Some((
+        demo.share().display().to_string(),
+        ibex_updater_core::config::user::Origin::Policy,
+    ));
+    settings.install_root_origin = None;
+    let backend = Backend::new(settings, demo.dir.path().join("data"));
+    let mut harness = harness(UpdaterApp::new(backend));
+    step_until(&mut harness, "the window", |h| has_label(h, "LARMOR"));
+    click_button(&mut harness, "Settings");
+    step_until(&mut harness, "the settings", |h| has_label(h, "Proxy"));
+    let field = |h: &Harness<'_, UpdaterApp>, label: &str| {
+        h.get_by_role_and_label(Role::TextInput, label)
+            .accesskit_node()
+            .is_disabled()
+    };
+    assert!(field(&harness, "Release source"), "the policy fixes it");
+    assert!(!field(&harness, "Install folder"));
+    assert!(!field(&harness, "Proxy"));
+    assert!(has_label(&harness, "set by your IT department's policy"));
+    click_button(&mut harness, "Close");
+}
+
+#[test]
+fn a_newer_updater_in_the_signed_index_is_offered() {
+    use ibex_updater_core::index::{signature, trust::Trust};
+    use ibex_updater_core::usecase::publish::{PublishOptions, publish};
+
+    let demo = Demo::new();
+    let keys = demo.dir.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let (secret, public) = (keys.join("team.key"), keys.join("team.pub"));
+    signature::keygen(&secret, &public).unwrap();
+    let build_dir = demo
+        .share()
+        .join("Updater/9.9.9")
+        .join(ibex_updater_core::usecase::self_update::current_target());
+    std::fs::create_dir_all(&build_dir).unwrap();
+    std::fs::write(build_dir.join("ibex-updater"), "a newer build").unwrap();
+    let options = PublishOptions {
+        share: demo.share(),
+        key: secret,
+        out: demo.share(),
+        serial: None,
+        valid_for: Duration::from_secs(86_400),
+    };
+    publish(&options, std::time::SystemTime::now()).unwrap();
+    let policy = ibex_updater_core::config::policy::Policy {
+        trusted_keys: vec![std::fs::read_to_string(&public).unwrap()],
+        ..Default::default()
+    };
+    let trust = Trust::from_policy(&policy, &demo.dir.path().join("data")).unwrap();
+    let source = ShareSource::new(demo.share()).with_trust(trust);
+    let mut settings = demo.settings.clone();
+    settings.demo = false;
+    let backend =
+        Backend::new(settings, demo.dir.path().join("data")).with_source(Arc::new(source));
+    let mut harness = harness(UpdaterApp::new(backend));
+    step_until(&mut harness, "the offer", |h| {
+        has_label(h, "IBEX Updater 9.9.9 is available")
+    });
+    assert!(
+        harness
+            .query_by_role_and_label(Role::Button, "Update IBEX Updater")
+            .is_some()
+    );
+}
