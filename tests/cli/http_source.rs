@@ -37,6 +37,8 @@ struct Server {
     faults: Arc<Mutex<Faults>>,
     /// "GET /path range=bytes=N-" per archive request.
     log: Arc<Mutex<Vec<String>>>,
+    /// The path of every request, in order.
+    paths: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -45,14 +47,35 @@ impl Server {
         let addr = listener.local_addr().unwrap();
         let faults = Arc::new(Mutex::new(Faults::default()));
         let log = Arc::new(Mutex::new(Vec::new()));
-        let (root, f, l) = (root.to_path_buf(), faults.clone(), log.clone());
+        let paths = Arc::new(Mutex::new(Vec::new()));
+        let (root, f, l, p) = (
+            root.to_path_buf(),
+            faults.clone(),
+            log.clone(),
+            paths.clone(),
+        );
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (root, f, l) = (root.clone(), f.clone(), l.clone());
-                thread::spawn(move || serve(stream, &root, &f, &l));
+                let (root, f, l, p) = (root.clone(), f.clone(), l.clone(), p.clone());
+                thread::spawn(move || serve(stream, &root, &f, &l, &p));
             }
         });
-        Server { addr, faults, log }
+        Server {
+            addr,
+            faults,
+            log,
+            paths,
+        }
+    }
+
+    /// How many requests asked for `path`.
+    fn requests_for(&self, path: &str) -> usize {
+        self.paths
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| *p == path)
+            .count()
     }
 
     fn url(&self) -> String {
@@ -64,7 +87,13 @@ impl Server {
     }
 }
 
-fn serve(mut stream: TcpStream, root: &Path, faults: &Mutex<Faults>, log: &Mutex<Vec<String>>) {
+fn serve(
+    mut stream: TcpStream,
+    root: &Path,
+    faults: &Mutex<Faults>,
+    log: &Mutex<Vec<String>>,
+    paths: &Mutex<Vec<String>>,
+) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
@@ -89,6 +118,7 @@ fn serve(mut stream: TcpStream, root: &Path, faults: &Mutex<Faults>, log: &Mutex
     if via_proxy {
         log.lock().unwrap().push(format!("PROXY {target}"));
     }
+    paths.lock().unwrap().push(path.clone());
     let file = root.join(path.trim_start_matches('/'));
     let Ok(mut body) = fs::read(&file) else {
         let _ = stream
@@ -267,6 +297,22 @@ fn installs_from_a_mirror_and_says_the_index_is_signed() {
     );
     assert!(run.stdout.contains("26.2.1-hotfix"), "{}", run.stdout);
     mirror.installs();
+}
+
+/// The source is read once per run: a text `status` fetches the index and its signature once
+/// each (so checks the signature once), and still says the index is signed.
+#[test]
+fn a_text_status_reads_the_index_and_its_signature_once() {
+    let mirror = Mirror::new();
+    let run = mirror.run(&["status", "--server-version", "26.2.0.1234"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains("(signed index, serial 1)"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(mirror.server.requests_for("/index.json"), 1);
+    assert_eq!(mirror.server.requests_for("/index.json.minisig"), 1);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use ibex_updater_core::client::verdict::Verdict;
 use ibex_updater_core::config::paths;
 use ibex_updater_core::config::resolved::Settings;
 use ibex_updater_core::demo::fleet as demo_fleet;
-use ibex_updater_core::error::{ErrorKind, UpdateError};
+use ibex_updater_core::error::UpdateError;
 use ibex_updater_core::install::{InstallOptions, Report};
 use ibex_updater_core::instrument::link;
 use ibex_updater_core::progress::{NoProgress, Progress};
@@ -20,20 +20,8 @@ use ibex_updater_core::usecase::survey::{self, ServerRequest};
 use serde_json::json;
 
 use crate::args::{CheckArgs, Cli, Command, DemoFleetArgs, InstallArgs, ServerArgs};
+use crate::exit::{code, exit_code, verdict_code};
 use crate::{output, progress, settings, signing, window};
-
-/// The exit codes documented in the README.
-pub mod code {
-    pub const SUCCESS: u8 = 0;
-    pub const FAILURE: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const INTEGRITY: u8 = 3;
-    pub const SOURCE_UNREACHABLE: u8 = 4;
-    pub const INSTRUMENT_UNREACHABLE: u8 = 5;
-    pub const UPDATE_AVAILABLE: u8 = 10;
-    pub const UPDATE_RECOMMENDED: u8 = 11;
-    pub const UPDATE_REQUIRED: u8 = 12;
-}
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
@@ -66,20 +54,6 @@ fn init_logging(silent: bool) {
         .with_target(false)
         .with_ansi(!silent && std::io::stderr().is_terminal())
         .init();
-}
-
-pub fn exit_code(e: &anyhow::Error) -> u8 {
-    match e
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<UpdateError>())
-        .map(UpdateError::kind)
-    {
-        Some(ErrorKind::Integrity) => code::INTEGRITY,
-        Some(ErrorKind::SourceUnreachable) => code::SOURCE_UNREACHABLE,
-        Some(ErrorKind::Usage) => code::USAGE,
-        Some(ErrorKind::InstrumentUnreachable) => code::INSTRUMENT_UNREACHABLE,
-        Some(ErrorKind::Failure) | None => code::FAILURE,
-    }
 }
 
 fn dispatch(cli: &Cli) -> Result<u8> {
@@ -132,15 +106,6 @@ fn dispatch(cli: &Cli) -> Result<u8> {
         Command::DemoFleet(_) | Command::Publish(_) | Command::Keygen(_) => {
             unreachable!("handled before the settings are resolved")
         }
-    }
-}
-
-pub fn verdict_code(worst: Verdict) -> u8 {
-    match worst {
-        Verdict::UpdateAvailable => code::UPDATE_AVAILABLE,
-        Verdict::UpdateRecommended => code::UPDATE_RECOMMENDED,
-        Verdict::UpdateRequired | Verdict::NotInstalled => code::UPDATE_REQUIRED,
-        Verdict::UpToDate | Verdict::Development | Verdict::Unknown => code::SUCCESS,
     }
 }
 

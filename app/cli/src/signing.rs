@@ -13,7 +13,7 @@ use ibex_updater_core::usecase::{self_update, survey, verify as verify_installed
 use serde_json::json;
 
 use crate::args::{Cli, KeygenArgs, PublishArgs};
-use crate::run::code;
+use crate::exit::code;
 
 pub fn keygen(args: &KeygenArgs) -> Result<u8> {
     let secret = args.out_dir.join(format!("{}.key", args.name));

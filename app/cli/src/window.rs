@@ -15,7 +15,7 @@ use ibex_updater_core::usecase::survey::{self, ServerRequest, Survey};
 use ibex_updater_window::{self as gui, Backend, PromptApp, PromptOutcome};
 
 use crate::args::{Cli, Command, ServerArgs};
-use crate::run::{code, exit_code, verdict_code};
+use crate::exit::{code, exit_code, verdict_code};
 use crate::settings;
 
 pub fn opens_window(cli: &Cli) -> bool {
