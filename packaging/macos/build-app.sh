@@ -12,10 +12,10 @@ cd "$(dirname "$0")/../.."
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 app="target/macos/IBEX Updater.app"
 
-cargo build --release --locked
+cargo build --profile dist --locked --bin ibex-updater
 rm -rf "$app"
 mkdir -p "$app/Contents/MacOS" "$app/Contents/Resources"
-cp target/release/ibex-updater "$app/Contents/MacOS/ibex-updater"
+cp target/dist/ibex-updater "$app/Contents/MacOS/ibex-updater"
 
 # The icon: every size macOS asks for, from the 256 px PNG in assets/.
 iconset=$(mktemp -d)/ibex-updater.iconset

@@ -5,18 +5,18 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use ibex_updater_core::client::component::Component;
-use ibex_updater_core::client::installed;
+use ibex_updater_core::client::version_file;
 use ibex_updater_core::config::resolved::Settings;
 use ibex_updater_core::install::InstallRoot;
 use ibex_updater_window::{Backend, UpdaterApp};
 
-use crate::common::{Run, updater_exe};
+use crate::common::{Run, has_label, step_until, updater_exe};
 
 /// What an install left: each component's installed version, and whether a previous version is
 /// kept for rollback (which shows that the component was replaced).
@@ -25,7 +25,7 @@ fn outcome(root: &Path) -> Vec<(Component, Option<String>, bool)> {
     Component::ALL
         .into_iter()
         .map(|c| {
-            let installed = installed::version_in(&root.component_dir(c)).map(|v| v.to_string());
+            let installed = version_file::installed(&root.component_dir(c)).map(|v| v.to_string());
             (c, installed, root.previous_dir(c).is_dir())
         })
         .collect()
@@ -83,24 +83,6 @@ fn install_in_the_window(dir: &Path, release: &str, expect_notice: &str) -> std:
         .click();
     step_until(&mut harness, "the install", |h| has_label(h, expect_notice));
     root
-}
-
-fn step_until(
-    harness: &mut Harness<'_, UpdaterApp>,
-    what: &str,
-    done: impl Fn(&Harness<'_, UpdaterApp>) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done(harness) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.step();
-}
-
-fn has_label(harness: &Harness<'_, UpdaterApp>, text: &str) -> bool {
-    harness.query_all_by_label_contains(text).next().is_some()
 }
 
 /// The demo client has IBEX GUI 25.8.0 and genie_python 26.2.0. Asking for release 26.2.0

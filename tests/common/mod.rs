@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 use sha2::{Digest, Sha256};
 
 pub const GUI: &str = "ibex-gui";
@@ -395,4 +398,24 @@ pub fn updater_exe() -> PathBuf {
         Some(exe) => PathBuf::from(exe),
         None => panic!("only the command line's tests run the binary"),
     }
+}
+
+/// Steps the window until `done` holds: background threads answer in their own time, so the test
+/// waits for what it needs to see rather than for a fixed time.
+pub fn step_until<S>(
+    harness: &mut Harness<'_, S>,
+    what: &str,
+    done: impl Fn(&Harness<'_, S>) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done(harness) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.step();
+}
+
+pub fn has_label(harness: &Harness<'_, impl Sized>, text: &str) -> bool {
+    harness.query_all_by_label_contains(text).next().is_some()
 }

@@ -25,6 +25,8 @@ use ibex_updater_core::usecase::prompt::PromptMemory;
 use ibex_updater_core::usecase::status;
 use ibex_updater_window::{Backend, PromptApp, PromptOutcome, UpdaterApp};
 
+use crate::common::{has_label, step_until};
+
 struct Demo {
     dir: tempfile::TempDir,
     settings: Settings,
@@ -50,7 +52,7 @@ impl Demo {
     }
 
     fn installed(&self, component: Component) -> Option<String> {
-        ibex_updater_core::client::installed::version_in(
+        ibex_updater_core::client::version_file::installed(
             &InstallRoot::new(self.install_root()).component_dir(component),
         )
         .map(|v| v.to_string())
@@ -62,22 +64,6 @@ fn harness(app: UpdaterApp) -> Harness<'static, UpdaterApp> {
         .with_size([980.0, 640.0])
         .wgpu()
         .build_ui_state(|ui, app: &mut UpdaterApp| app.show(ui), app)
-}
-
-/// Steps the window until `done` holds: background threads answer in their own time, so the test
-/// waits for what it needs to see rather than for a fixed time.
-fn step_until<S>(harness: &mut Harness<'_, S>, what: &str, done: impl Fn(&Harness<'_, S>) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done(harness) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.step();
-}
-
-fn has_label(harness: &Harness<'_, impl Sized>, text: &str) -> bool {
-    harness.query_all_by_label_contains(text).next().is_some()
 }
 
 fn pick(harness: &mut Harness<'_, UpdaterApp>, instrument: &str) {

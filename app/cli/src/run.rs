@@ -12,7 +12,6 @@ use ibex_updater_core::config::resolved::Settings;
 use ibex_updater_core::demo::fleet as demo_fleet;
 use ibex_updater_core::error::UpdateError;
 use ibex_updater_core::install::{InstallOptions, Report};
-use ibex_updater_core::instrument::link;
 use ibex_updater_core::progress::{NoProgress, Progress};
 use ibex_updater_core::usecase::apply;
 use ibex_updater_core::usecase::plan::{self, InstallRequest};
@@ -148,8 +147,7 @@ fn status(
 }
 
 fn instruments(cli: &Cli, settings: &Settings) -> Result<u8> {
-    let list = link::instrument_list(&settings.ca)?;
-    let statuses = link::server_versions(&settings.ca, list);
+    let statuses = survey::instruments(settings)?;
     let last = paths::last_instrument(&paths::data_dir());
     if cli.json {
         println!("{}", output::instruments_json(&statuses, last.as_deref()));

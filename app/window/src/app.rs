@@ -14,7 +14,6 @@ use super::job_progress::JobProgress;
 use super::notices::{self, Notice};
 use super::release_picker::ReleasePicker;
 use super::settings_view::{SettingsAction, SettingsForm};
-use ibex_updater_core::catalog::TargetRequest;
 use ibex_updater_core::client::component::Component;
 use ibex_updater_core::client::version::{ReleaseName, Version};
 use ibex_updater_core::config::resolved::Settings;
@@ -435,11 +434,8 @@ impl UpdaterApp {
         overview: &Overview,
         components: Vec<Component>,
     ) {
-        let target = match &overview.status.server {
-            Some(server) => TargetRequest::Server(server.clone()),
-            None => TargetRequest::Latest,
-        };
-        self.start_install(ctx, overview, components, target);
+        let request = InstallRequest::matching(overview.status.server.as_ref(), components);
+        self.start_install(ctx, overview, request);
     }
 
     /// "Install a specific release…": exactly that release folder, both components, planned as
@@ -449,23 +445,12 @@ impl UpdaterApp {
             return;
         };
         let overview = overview.clone();
-        let target = TargetRequest::Release(release.clone());
-        self.start_install(ctx, &overview, Component::ALL.to_vec(), target);
+        self.start_install(ctx, &overview, InstallRequest::release(release.clone()));
     }
 
-    fn start_install(
-        &mut self,
-        ctx: &egui::Context,
-        overview: &Overview,
-        components: Vec<Component>,
-        target: TargetRequest,
-    ) {
-        let request = InstallRequest {
-            target,
-            components: components.clone(),
-            force: false,
-        };
+    fn start_install(&mut self, ctx: &egui::Context, overview: &Overview, request: InstallRequest) {
         let progress = Arc::new(JobProgress::new(ctx));
+        let components = request.components.clone();
         self.backend
             .install(ctx, overview.catalog.clone(), request, progress.clone());
         self.job = Some((JobKind::Install(components), progress));

@@ -18,7 +18,7 @@ use ibex_updater_core::config::resolved::Settings;
 use ibex_updater_core::error::UpdateError;
 use ibex_updater_core::index::UpdaterBuild;
 use ibex_updater_core::install::{InstallOptions, InstallRoot, Report};
-use ibex_updater_core::instrument::link::{self, InstrumentStatus};
+use ibex_updater_core::instrument::link::InstrumentStatus;
 use ibex_updater_core::progress::{NoProgress, Progress};
 use ibex_updater_core::source::ReleaseSource;
 use ibex_updater_core::usecase::plan::{self, InstallRequest};
@@ -123,10 +123,7 @@ impl Backend {
 
     /// The instrument to start with: the policy's or the user's, else the last one used.
     pub fn first_instrument(&self) -> Option<String> {
-        self.settings
-            .instrument
-            .clone()
-            .or_else(|| paths::last_instrument(&self.data_dir))
+        survey::preferred_instrument(&self.settings, &self.data_dir)
     }
 
     pub fn remember_instrument(&self, name: &str) {
@@ -136,11 +133,9 @@ impl Backend {
     }
 
     pub fn load_instruments(&self, ctx: &egui::Context) {
-        let ca = self.settings.ca.clone();
+        let settings = self.settings.clone();
         self.spawn(ctx, "gui-instruments", move || {
-            Reply::Instruments(
-                link::instrument_list(&ca).map(|list| link::server_versions(&ca, list)),
-            )
+            Reply::Instruments(survey::instruments(&settings))
         });
     }
 

@@ -13,7 +13,7 @@ use super::explain;
 use super::job_progress::JobProgress;
 use super::notices::{self, Notice};
 use super::theme;
-use ibex_updater_core::catalog::{Catalog, TargetRequest};
+use ibex_updater_core::catalog::Catalog;
 use ibex_updater_core::client::component::Component;
 use ibex_updater_core::usecase::plan::InstallRequest;
 use ibex_updater_core::usecase::prompt::PromptMemory;
@@ -185,15 +185,8 @@ impl PromptApp {
                 .fill(ui.visuals().selection.bg_fill);
             if ui.add(update).clicked() {
                 let progress = Arc::new(JobProgress::new(ctx));
-                let request = InstallRequest {
-                    target: self
-                        .status
-                        .server
-                        .clone()
-                        .map_or(TargetRequest::Latest, TargetRequest::Server),
-                    components: Component::ALL.to_vec(),
-                    force: false,
-                };
+                let request =
+                    InstallRequest::matching(self.status.server.as_ref(), Component::ALL.to_vec());
                 self.backend
                     .install(ctx, self.catalog.clone(), request, progress.clone());
                 self.phase = Phase::Updating(progress);

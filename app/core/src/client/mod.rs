@@ -2,7 +2,6 @@
 //! an installed version with a server's, and the version files a kit and an install carry.
 
 pub mod component;
-pub mod installed;
 pub mod verdict;
 pub mod version;
 pub mod version_file;

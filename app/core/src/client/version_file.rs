@@ -48,6 +48,18 @@ pub fn read(dir: &Path) -> Result<Option<ClientVersion>, UpdateError> {
     }
 }
 
+/// The version installed in `dir`; `None` when nothing recognisable is installed there (a
+/// damaged version file is logged and read as nothing installed).
+pub fn installed(dir: &Path) -> Option<ClientVersion> {
+    match read(dir) {
+        Ok(version) => version,
+        Err(e) => {
+            tracing::warn!("{e}; treating it as not installed");
+            None
+        }
+    }
+}
+
 /// Writes VERSION.txt (and BUILD_NUMBER.txt when there is a build) the way the release build's
 /// batch scripts do, with CRLF endings.
 pub fn write(dir: &Path, version: &Version) -> Result<(), UpdateError> {

@@ -22,7 +22,6 @@ pub use layout::InstallRoot;
 pub use lock::InstallLock;
 
 use crate::client::component::Component;
-use crate::client::installed;
 use crate::client::version::{ClientVersion, ReleaseName, Version};
 use crate::client::version_file;
 use crate::error::UpdateError;
@@ -97,7 +96,7 @@ pub fn install(
         let installed = root.component_dir(kit.component);
         changes.push(Change {
             component: kit.component,
-            from: installed::version_in(&installed),
+            from: version_file::installed(&installed),
             to: kit.version.clone().map(ClientVersion::Release),
             release: Some(kit.release.clone()),
             sha256: Some(sha256),
@@ -145,8 +144,8 @@ pub fn rollback(
         .iter()
         .map(|&component| Change {
             component,
-            from: installed::version_in(&root.component_dir(component)),
-            to: installed::version_in(&root.previous_dir(component)),
+            from: version_file::installed(&root.component_dir(component)),
+            to: version_file::installed(&root.previous_dir(component)),
             release: None,
             sha256: None,
         })

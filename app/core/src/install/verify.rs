@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::{HISTORY_FILE, INI_FILE, InstallRoot};
 use crate::client::component::Component;
-use crate::client::installed;
+use crate::client::version_file;
 use crate::digest;
 use crate::error::UpdateError;
 use crate::index::{FileEntry, ReleaseIndex};
@@ -111,7 +111,7 @@ pub fn check_installed(
     component: Component,
 ) -> Result<InstalledCheck, UpdateError> {
     let dir = root.component_dir(component);
-    let Some(installed) = installed::version_in(&dir) else {
+    let Some(installed) = version_file::installed(&dir) else {
         return Ok(InstalledCheck::NotInstalled);
     };
     let version = installed.to_string();

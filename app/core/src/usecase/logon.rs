@@ -7,10 +7,9 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::clock::{from_unix_seconds, unix_seconds};
-use crate::config::paths;
 use crate::config::resolved::Settings;
 use crate::fsx;
-use crate::usecase::survey::ServerRequest;
+use crate::usecase::survey::{self, ServerRequest};
 
 /// What the logon check decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,8 +50,7 @@ pub fn decide(
     let instrument = request
         .instrument
         .clone()
-        .or_else(|| settings.instrument.clone())
-        .or_else(|| paths::last_instrument(data_dir));
+        .or_else(|| survey::preferred_instrument(settings, data_dir));
     if instrument.is_none() && request.server_version.is_none() {
         return Logon::NoInstrument;
     }

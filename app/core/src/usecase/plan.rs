@@ -4,8 +4,8 @@
 
 use crate::catalog::{Catalog, TargetRequest};
 use crate::client::component::Component;
-use crate::client::installed;
-use crate::client::version::{ClientVersion, ReleaseName};
+use crate::client::version::{ClientVersion, ReleaseName, Version};
+use crate::client::version_file;
 use crate::config::resolved::Settings;
 use crate::error::UpdateError;
 use crate::install::InstallRoot;
@@ -20,6 +20,26 @@ pub struct InstallRequest {
     pub components: Vec<Component>,
     /// Reinstall a component even when its target build is already installed.
     pub force: bool,
+}
+
+impl InstallRequest {
+    /// "Install matching client": the release that matches `server`, or without one the newest.
+    pub fn matching(server: Option<&Version>, components: Vec<Component>) -> InstallRequest {
+        InstallRequest {
+            target: server.map_or(TargetRequest::Latest, |v| TargetRequest::Server(v.clone())),
+            components,
+            force: false,
+        }
+    }
+
+    /// "Install a specific release": exactly that release folder, both components.
+    pub fn release(release: ReleaseName) -> InstallRequest {
+        InstallRequest {
+            target: TargetRequest::Release(release),
+            components: Component::ALL.to_vec(),
+            force: false,
+        }
+    }
 }
 
 /// The kits to install, as one transaction, and the components left alone.
@@ -69,7 +89,7 @@ pub fn plan(
             .target(component, &request.target)?
             .ok_or_else(|| no_kit(component, &request.target))?;
         let wanted = ClientVersion::Release(target_version(kit));
-        let installed = installed::version_in(&root.component_dir(component));
+        let installed = version_file::installed(&root.component_dir(component));
         if !request.force && installed.as_ref() == Some(&wanted) {
             tracing::info!("{component} {wanted} is already installed");
             plan.already_installed.push((component, wanted));

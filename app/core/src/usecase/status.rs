@@ -3,9 +3,9 @@
 
 use crate::catalog::{TargetRequest, select_target};
 use crate::client::component::Component;
-use crate::client::installed;
 use crate::client::verdict::{Verdict, judge};
 use crate::client::version::{ClientVersion, Version};
+use crate::client::version_file;
 use crate::error::UpdateError;
 use crate::install::InstallRoot;
 use crate::release::{Kit, Release};
@@ -46,7 +46,7 @@ pub fn evaluate(
         .into_iter()
         .map(|component| {
             let target = select_target(releases, component, &request)?.cloned();
-            let installed = installed::version_in(&root.component_dir(component));
+            let installed = version_file::installed(&root.component_dir(component));
             let target_version = target.as_ref().map(target_version);
             let verdict = judge(installed.as_ref(), server, target_version.as_ref());
             Ok(ComponentStatus {

@@ -2,16 +2,18 @@
 //! release source once into a [`Catalog`], ask the instrument's server its version, and judge
 //! each component. `status`, `check`, `check --prompt` and the window all start here.
 
+use std::path::Path;
+
 use crate::catalog::Catalog;
 use crate::client::component::Component;
-use crate::client::installed;
 use crate::client::version::{ClientVersion, ReleaseName, Version};
+use crate::client::version_file;
 use crate::config::paths;
 use crate::config::resolved::Settings;
 use crate::error::UpdateError;
 use crate::index::UpdaterBuild;
 use crate::install::{self, InstallLock, InstallRoot};
-use crate::instrument::link;
+use crate::instrument::link::{self, InstrumentStatus};
 use crate::instrument::list::Instrument;
 use crate::source::ReleaseSource;
 use crate::usecase::self_update;
@@ -63,6 +65,21 @@ pub fn ask_server(settings: &Settings, request: &ServerRequest) -> Result<Server
         instrument: Some(instrument),
         version,
     })
+}
+
+/// The instrument to start from when none is named: the policy's or the user's, else the one
+/// last used (remembered in `data_dir`).
+pub fn preferred_instrument(settings: &Settings, data_dir: &Path) -> Option<String> {
+    settings
+        .instrument
+        .clone()
+        .or_else(|| paths::last_instrument(data_dir))
+}
+
+/// Every instrument in `CS:INSTLIST` with the server version it answered, read in one batch.
+pub fn instruments(settings: &Settings) -> Result<Vec<InstrumentStatus>, UpdateError> {
+    let list = link::instrument_list(&settings.ca)?;
+    Ok(link::server_versions(&settings.ca, list))
 }
 
 /// Reads the source once, for every question of this run.
@@ -138,7 +155,7 @@ pub fn overview(
     let status = status::evaluate(root, &catalog.releases, server)?;
     let previous = Component::ALL
         .into_iter()
-        .map(|c| (c, installed::version_in(&root.previous_dir(c))))
+        .map(|c| (c, version_file::installed(&root.previous_dir(c))))
         .collect();
     let notes = status
         .components
