@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod ca_hostile;
 mod channel_access;
 mod cli_status;
 mod crash;

@@ -241,7 +241,7 @@ fn run_circuit(
             .with_name(pv)
             .encode(&mut out);
     }
-    conn.stream.write_all(&out).map_err(io)?;
+    conn.send(&out)?;
 
     let mut channels: Vec<Channel> = pvs
         .iter()
@@ -290,7 +290,7 @@ fn run_circuit(
             Message::new(cmd::READ_NOTIFY, data_type, count, sid, ioid as u32).encode(&mut out);
         }
     }
-    conn.stream.write_all(&out).map_err(io)?;
+    conn.send(&out)?;
     while channels.iter().any(|c| c.result.is_none()) {
         let Some(m) = conn.next()? else {
             break;
@@ -343,7 +343,11 @@ fn close(stream: &mut TcpStream, channels: &[Channel]) {
             Message::new(cmd::CLEAR_CHANNEL, 0, 0, sid, cid as u32).encode(&mut out);
         }
     }
-    if stream.write_all(&out).is_err() || stream.shutdown(std::net::Shutdown::Write).is_err() {
+    // A server that stopped reading gets the grace period for the clears too, no more.
+    if stream.set_write_timeout(Some(CLOSE_GRACE)).is_err()
+        || stream.write_all(&out).is_err()
+        || stream.shutdown(std::net::Shutdown::Write).is_err()
+    {
         return;
     }
     let give_up = Instant::now() + CLOSE_GRACE;
@@ -370,13 +374,40 @@ struct Connection {
 }
 
 impl Connection {
-    /// The next message, answering echo requests; `None` once the deadline has passed.
-    fn next(&mut self) -> Result<Option<Message>, CaError> {
-        let protocol = |detail: String| CaError::Protocol {
+    /// Sends `bytes`, giving up at the deadline: a server that never reads what it is sent
+    /// cannot hold the updater past it.
+    fn send(&mut self, bytes: &[u8]) -> Result<(), CaError> {
+        let failed = |detail: String| CaError::Io {
             peer: self.server.to_string(),
             detail,
         };
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(failed("the deadline passed before the request was sent".into()));
+        }
+        self.stream
+            .set_write_timeout(Some(remaining))
+            .map_err(|e| failed(e.to_string()))?;
+        self.stream.write_all(bytes).map_err(|e| match e.kind() {
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => {
+                failed("the server stopped reading what the updater sends".into())
+            }
+            _ => failed(e.to_string()),
+        })
+    }
+
+    /// The next message, answering echo requests; `None` once the deadline has passed, however
+    /// many messages the server keeps sending.
+    fn next(&mut self) -> Result<Option<Message>, CaError> {
+        let server = self.server;
+        let protocol = |detail: String| CaError::Protocol {
+            peer: server.to_string(),
+            detail,
+        };
         loop {
+            if Instant::now() >= self.deadline {
+                return Ok(None);
+            }
             match Message::decode(&self.buf).map_err(|e| protocol(e.to_string()))? {
                 Some((m, used)) => {
                     self.buf.drain(..used);
@@ -384,7 +415,7 @@ impl Connection {
                         cmd::ECHO => {
                             let mut out = Vec::new();
                             Message::new(cmd::ECHO, 0, 0, 0, 0).encode(&mut out);
-                            let _ = self.stream.write_all(&out);
+                            self.send(&out)?;
                         }
                         cmd::SERVER_DISCONN => {
                             return Err(protocol("the server closed the circuit".into()));
