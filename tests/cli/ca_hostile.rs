@@ -130,7 +130,8 @@ fn a_server_that_floods_echoes_and_never_reads_cannot_hang_instruments() {
     let run = run_against_flood(&["instruments"]);
     run.assert_code(5);
     assert!(
-        run.stderr.contains("stopped reading what the updater sends"),
+        run.stderr
+            .contains("stopped reading what the updater sends"),
         "{}",
         run.stderr
     );

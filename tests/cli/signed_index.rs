@@ -251,6 +251,53 @@ fn an_older_serial_than_one_seen_is_refused() {
     );
 }
 
+/// The serials seen are remembered by the index's signing key (and the source it names), not by
+/// the text of the source's path: the same share under another path, or a mirror of it, cannot
+/// serve an older index.
+#[cfg(unix)]
+#[test]
+fn an_older_serial_is_refused_under_another_path_to_the_same_share() {
+    let signed = Signed::new();
+    signed.publish(&["--serial", "5"]).assert_code(0);
+    signed.env.run(&["releases"]).assert_code(0);
+    fs::remove_file(signed.index()).unwrap();
+    signed.publish(&["--serial", "3"]).assert_code(0);
+    let other_path = signed.env.dir.path().join("same-share");
+    std::os::unix::fs::symlink(&signed.env.share, &other_path).unwrap();
+    let run = signed
+        .env
+        .run_from(other_path.to_str().unwrap(), &["releases"]);
+    run.assert_code(3);
+    assert!(
+        run.stderr
+            .contains("has serial 3, older than serial 5 seen before"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A damaged memory of serials is an error that names the file, never "nothing seen yet".
+#[test]
+fn a_damaged_serial_store_is_refused_and_named() {
+    let signed = Signed::new();
+    signed.publish(&[]).assert_code(0);
+    let store = signed
+        .env
+        .dir
+        .path()
+        .join("data")
+        .join("index-serials.toml");
+    fs::create_dir_all(store.parent().unwrap()).unwrap();
+    fs::write(&store, "this is = = not toml").unwrap();
+    let run = signed.env.run(&["releases"]);
+    run.assert_code(3);
+    assert!(
+        run.stderr.contains("index-serials.toml") && run.stderr.contains("damaged"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn an_expired_index_is_refused() {
     let signed = Signed::new();

@@ -289,6 +289,11 @@ impl Env {
         Run::from(self.command(args).output().unwrap())
     }
 
+    /// Runs the updater against the release source at `source` instead of the share.
+    pub fn run_from(&self, source: &str, args: &[&str]) -> Run {
+        Run::from(self.command_from(source, args).output().unwrap())
+    }
+
     pub fn gui_dir(&self) -> PathBuf {
         self.root.join("Client_E4")
     }

@@ -618,6 +618,7 @@ fn a_newer_updater_in_the_signed_index_is_offered() {
         key: secret,
         out: demo.share(),
         serial: None,
+        source_id: None,
         valid_for: Duration::from_secs(86_400),
     };
     publish(&options, std::time::SystemTime::now()).unwrap();

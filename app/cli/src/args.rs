@@ -109,6 +109,10 @@ pub struct PublishArgs {
     /// The index's serial (default: one more than the index already there, or 1).
     #[arg(long, value_name = "N")]
     pub serial: Option<u64>,
+    /// A name for this release source, written into the index: updaters remember the serials
+    /// they have seen by signing key and this name, wherever they fetch the index from.
+    #[arg(long, value_name = "NAME")]
+    pub source_id: Option<String>,
     /// How long the index stays valid; publish again before it expires.
     #[arg(long, value_name = "DAYS", default_value_t = 90)]
     pub valid_days: u64,

@@ -35,6 +35,7 @@ pub fn publish(cli: &Cli, args: &PublishArgs) -> Result<u8> {
         key: args.key.clone(),
         out: out.clone(),
         serial: args.serial,
+        source_id: args.source_id.clone(),
         valid_for: Duration::from_secs(args.valid_days * 86_400),
     };
     let index = write_index(&options, SystemTime::now())?;

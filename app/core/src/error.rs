@@ -197,6 +197,11 @@ pub enum UpdateError {
     )]
     SerialNotAbove { serial: u64, previous: u64 },
 
+    #[error(
+        "{path} is larger than {cap} bytes, far more than such a file holds, so it was not read"
+    )]
+    TooLarge { path: String, cap: u64 },
+
     #[error("could not write {what}: {detail}")]
     Serialize { what: String, detail: String },
 
@@ -219,6 +224,11 @@ pub enum UpdateError {
         serial: u64,
         seen: u64,
     },
+
+    #[error(
+        "{path}, where the updater remembers the newest release index it has seen, is damaged ({detail}); without it an older index could be replayed, so none is trusted. Ask IT: remove it only if nothing has tampered with this machine"
+    )]
+    BadSerialStore { path: PathBuf, detail: String },
 
     #[error(
         "the release index of {location} expired {days_ago} day(s) ago; the release team must publish it again (an attacker could be holding back updates)"
@@ -270,8 +280,10 @@ impl UpdateError {
             | UpdateError::BadIndexSignature { .. }
             | UpdateError::UnknownSigningKey { .. }
             | UpdateError::IndexRollback { .. }
+            | UpdateError::BadSerialStore { .. }
             | UpdateError::IndexExpired { .. }
             | UpdateError::UnsignedSource { .. }
+            | UpdateError::TooLarge { .. }
             | UpdateError::BadUpdaterBuild { .. } => ErrorKind::Integrity,
             UpdateError::InvalidVersion(_)
             | UpdateError::UnknownInstrument { .. }

@@ -3,12 +3,65 @@
 //! after itself.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::UpdateError;
 use crate::retry::{Attempt, GaveUp, Retry};
+
+/// The most the updater reads of each kind of small file. A source, a hostile one included, can
+/// serve anything: past its cap a file is refused rather than read into memory.
+pub mod cap {
+    /// `index.json`: every kit's manifest of every release (about 3 MB per kit today).
+    pub const INDEX: u64 = 256 << 20;
+    /// `index.json.minisig`: a few hundred bytes.
+    pub const SIGNATURE: u64 = 64 << 10;
+    /// `RELEASE_NOTES.md`.
+    pub const NOTES: u64 = 4 << 20;
+    /// `VERSION.txt` and `BUILD_NUMBER.txt`: a line each.
+    pub const VERSION_FILE: u64 = 4 << 10;
+    /// The updater's own files: policy, settings, journal, remembered answers and serials.
+    pub const OWN_FILE: u64 = 16 << 20;
+}
+
+/// Why a capped read failed.
+#[derive(Debug)]
+pub enum CappedRead {
+    Io(io::Error),
+    /// There was more than the cap.
+    TooLarge,
+}
+
+/// Reads all of `reader`, refusing more than `cap` bytes.
+pub fn read_capped(reader: impl Read, cap: u64) -> Result<Vec<u8>, CappedRead> {
+    let mut bytes = Vec::new();
+    reader
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(CappedRead::Io)?;
+    if bytes.len() as u64 > cap {
+        return Err(CappedRead::TooLarge);
+    }
+    Ok(bytes)
+}
+
+/// Reads the file at `path`, refusing more than `cap` bytes; `Ok(None)` when there is no file.
+pub fn read_file_capped(path: &Path, cap: u64) -> Result<Option<Vec<u8>>, UpdateError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(UpdateError::io("read", path)(e)),
+    };
+    match read_capped(file, cap) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(CappedRead::Io(e)) => Err(UpdateError::io("read", path)(e)),
+        Err(CappedRead::TooLarge) => Err(UpdateError::TooLarge {
+            path: path.display().to_string(),
+            cap,
+        }),
+    }
+}
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and syncs
 /// the folder, so that a crash or power cut leaves either the old file or the new one.

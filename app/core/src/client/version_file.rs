@@ -2,11 +2,11 @@
 //! release they are.
 
 use std::fs;
-use std::io;
 use std::path::Path;
 
 use crate::client::version::{ClientVersion, Version};
 use crate::error::UpdateError;
+use crate::fsx;
 
 pub const VERSION_FILE: &str = "VERSION.txt";
 pub const BUILD_FILE: &str = "BUILD_NUMBER.txt";
@@ -80,10 +80,13 @@ pub fn contents(version: &Version) -> Vec<(&'static str, String)> {
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>, UpdateError> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(UpdateError::io("read", path)(e)),
+    match fsx::read_file_capped(path, fsx::cap::VERSION_FILE) {
+        Ok(bytes) => Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned())),
+        Err(UpdateError::TooLarge { cap, .. }) => Err(UpdateError::BadVersionFile {
+            path: path.to_path_buf(),
+            detail: format!("it is larger than {cap} bytes"),
+        }),
+        Err(e) => Err(e),
     }
 }
 

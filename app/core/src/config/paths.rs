@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use directories::ProjectDirs;
 
+use crate::fsx;
+
 /// Per-user data: the demo, remembered settings. `IBEX_UPDATER_DATA_DIR` overrides it.
 pub fn data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("IBEX_UPDATER_DATA_DIR") {
@@ -26,9 +28,10 @@ pub fn default_install_root() -> PathBuf {
 /// The instrument last used (with `--instrument` or in the window) in the data folder `dir`, for
 /// the next session to start from.
 pub fn last_instrument(dir: &Path) -> Option<String> {
-    std::fs::read_to_string(dir.join("last-instrument.txt"))
+    fsx::read_file_capped(&dir.join("last-instrument.txt"), fsx::cap::OWN_FILE)
         .ok()
-        .map(|s| s.trim().to_string())
+        .flatten()
+        .map(|s| String::from_utf8_lossy(&s).trim().to_string())
         .filter(|s| !s.is_empty())
 }
 

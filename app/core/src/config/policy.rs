@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::config::file::read_config;
 use crate::error::UpdateError;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -65,10 +66,9 @@ impl Policy {
     }
 
     pub fn load_from(path: &Path) -> Result<Policy, UpdateError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Policy::default()),
-            Err(e) => return Err(UpdateError::io("read the policy file", path)(e)),
+        let text = match read_config("the policy file", path)? {
+            Some(text) => text,
+            None => return Ok(Policy::default()),
         };
         let policy: Policy = toml::from_str(&text).map_err(|e| UpdateError::BadConfigFile {
             what: "the policy file",

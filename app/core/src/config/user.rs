@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::file::read_config;
 use crate::config::paths;
 use crate::error::UpdateError;
 
@@ -32,14 +33,14 @@ impl UserSettings {
     }
 
     pub fn load_from(path: &Path) -> Result<UserSettings, UpdateError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| UpdateError::BadConfigFile {
-                what: "your settings file",
+        const WHAT: &str = "your settings file";
+        match read_config(WHAT, path)? {
+            Some(text) => toml::from_str(&text).map_err(|e| UpdateError::BadConfigFile {
+                what: WHAT,
                 path: path.to_path_buf(),
                 detail: e.to_string(),
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(UserSettings::default()),
-            Err(e) => Err(UpdateError::io("read", path)(e)),
+            None => Ok(UserSettings::default()),
         }
     }
 

@@ -33,6 +33,10 @@ pub struct ReleaseIndex {
     pub published: u64,
     /// Unix seconds; after this the index must be republished.
     pub expires: u64,
+    /// Names the release source (`publish --source-id`). With the signing key it identifies the
+    /// index wherever it is fetched from, for the memory of serials seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub releases: Vec<IndexRelease>,
     /// Builds of the updater itself, for `self-update`.
     #[serde(default)]
@@ -132,9 +136,13 @@ pub fn verify(
     location: &str,
     now: SystemTime,
 ) -> Result<ReleaseIndex, UpdateError> {
-    signature::verify(bytes, signature_text, trust.keys(), location)?;
+    let key_id = signature::verify(bytes, signature_text, trust.keys(), location)?;
     let index = ReleaseIndex::parse(bytes, location)?;
     index.check_expiry(location, now)?;
-    trust.check_serial(location, index.serial)?;
+    let identity = match &index.source {
+        Some(source) => format!("key {key_id}, source {source}"),
+        None => format!("key {key_id}"),
+    };
+    trust.check_serial(&identity, location, index.serial)?;
     Ok(index)
 }

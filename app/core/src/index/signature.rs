@@ -86,13 +86,14 @@ pub fn parse_public_key(text: &str) -> Result<PublicKey, String> {
     PublicKey::from_base64(line).map_err(|e| format!("'{line}' is not a minisign public key: {e}"))
 }
 
-/// Checks that `signature` (a `.minisig` file's text) signs `data` with one of `keys`.
+/// Checks that `signature` (a `.minisig` file's text) signs `data` with one of `keys`, and
+/// returns the signing key's id.
 pub fn verify(
     data: &[u8],
     signature: &str,
     keys: &[PublicKey],
     location: &str,
-) -> Result<(), UpdateError> {
+) -> Result<String, UpdateError> {
     let bad = |detail: String| UpdateError::BadIndexSignature {
         location: location.to_string(),
         detail,
@@ -110,7 +111,8 @@ pub fn verify(
     };
     // Only prehashed (current minisign) signatures: legacy ones cover the data unhashed.
     minisign::verify(key, &signature, Cursor::new(data), true, false, false)
-        .map_err(|e| bad(format!("it does not match index.json, which has been changed or damaged since it was signed ({e})")))
+        .map_err(|e| bad(format!("it does not match index.json, which has been changed or damaged since it was signed ({e})")))?;
+    Ok(key_id(key.keynum()))
 }
 
 #[cfg(test)]

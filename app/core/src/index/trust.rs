@@ -9,6 +9,7 @@ use minisign::PublicKey;
 use super::signature::parse_public_key;
 use crate::config::policy::Policy;
 use crate::error::UpdateError;
+use crate::fsx;
 
 /// The release team's public keys, compiled in. `packaging/RELEASING.md` says how a key is added;
 /// until then only keys listed in the machine policy's `trusted_keys` are trusted.
@@ -50,13 +51,17 @@ impl Trust {
         &self.keys
     }
 
-    /// Refuses a serial below the newest seen from `location`, and remembers a newer one.
-    pub fn check_serial(&self, location: &str, serial: u64) -> Result<(), UpdateError> {
-        let mut seen: BTreeMap<String, u64> = std::fs::read_to_string(&self.serials)
-            .ok()
-            .and_then(|text| toml::from_str(&text).ok())
-            .unwrap_or_default();
-        match seen.get(location) {
+    /// Refuses a serial below the newest seen of the index `identity` (its signing key and the
+    /// source it names, wherever it was fetched from), and remembers a newer one. `location` is
+    /// for the message.
+    pub fn check_serial(
+        &self,
+        identity: &str,
+        location: &str,
+        serial: u64,
+    ) -> Result<(), UpdateError> {
+        let mut seen = self.seen()?;
+        match seen.get(identity) {
             Some(&newest) if serial < newest => Err(UpdateError::IndexRollback {
                 location: location.to_string(),
                 serial,
@@ -64,11 +69,27 @@ impl Trust {
             }),
             Some(&newest) if serial == newest => Ok(()),
             _ => {
-                seen.insert(location.to_string(), serial);
+                seen.insert(identity.to_string(), serial);
                 let text = toml::to_string(&seen)
                     .map_err(|e| UpdateError::serialize(self.serials.display())(e.to_string()))?;
-                crate::fsx::write_atomically(&self.serials, text.as_bytes())
+                fsx::write_atomically(&self.serials, text.as_bytes())
             }
         }
+    }
+
+    /// The newest serial seen of each index. A store that cannot be read is an error: reading
+    /// it as "nothing seen yet" would let an old index back in.
+    fn seen(&self) -> Result<BTreeMap<String, u64>, UpdateError> {
+        let damaged = |detail: String| UpdateError::BadSerialStore {
+            path: self.serials.clone(),
+            detail,
+        };
+        let Some(bytes) = fsx::read_file_capped(&self.serials, fsx::cap::OWN_FILE)
+            .map_err(|e| damaged(e.to_string()))?
+        else {
+            return Ok(BTreeMap::new());
+        };
+        let text = String::from_utf8(bytes).map_err(|e| damaged(e.to_string()))?;
+        toml::from_str(&text).map_err(|e| damaged(e.to_string()))
     }
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::component::Component;
 use crate::error::UpdateError;
-use crate::fsx::{rename, sync_dir, write_atomically};
+use crate::fsx::{self, rename, sync_dir, write_atomically};
 use crate::install::checkpoint;
 use crate::install::layout::InstallRoot;
 
@@ -50,10 +50,8 @@ pub struct Journal {
 
 impl Journal {
     pub fn read(path: &Path) -> Result<Option<Journal>, UpdateError> {
-        let text = match fs::read(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(UpdateError::io("read", path)(e)),
+        let Some(text) = fsx::read_file_capped(path, fsx::cap::OWN_FILE)? else {
+            return Ok(None);
         };
         serde_json::from_slice(&text)
             .map(Some)

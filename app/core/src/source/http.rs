@@ -14,6 +14,7 @@ use super::{ArchiveStream, ReleaseSource};
 use crate::catalog::Catalog;
 use crate::client::version::{ReleaseName, Version};
 use crate::error::UpdateError;
+use crate::fsx::{self, CappedRead};
 use crate::index::trust::Trust;
 use crate::index::{self, INDEX_FILE, ReleaseIndex, SIGNATURE_FILE};
 use crate::progress::{NoProgress, Progress};
@@ -62,14 +63,22 @@ impl HttpSource {
         })
     }
 
-    /// A small file (the index, its signature, release notes), retried like a download.
-    fn get_text(&self, name: &str) -> Result<String, UpdateError> {
+    /// A small file (the index, its signature, release notes), retried like a download and
+    /// refused past `cap` bytes, however much the server sends.
+    fn get_small(&self, name: &str, cap: u64) -> Result<Vec<u8>, UpdateError> {
         let url = format!("{}{name}", self.base);
         let fetched = self.options.retry.run(&format!("fetching {url}"), |_| {
             match self.client.get(&url).send() {
-                Ok(response) if response.status().is_success() => response
-                    .text()
-                    .map_err(|e| Attempt::Transient(e.to_string())),
+                Ok(response) if response.status().is_success() => {
+                    match fsx::read_capped(response, cap) {
+                        Ok(bytes) => Ok(bytes),
+                        Err(CappedRead::TooLarge) => Err(Attempt::Fatal(UpdateError::TooLarge {
+                            path: url.clone(),
+                            cap,
+                        })),
+                        Err(CappedRead::Io(e)) => Err(Attempt::Transient(e.to_string())),
+                    }
+                }
                 Ok(response) if !response.status().is_server_error() => {
                     Err(Attempt::Fatal(UpdateError::HttpStatus {
                         url: url.clone(),
@@ -95,16 +104,17 @@ impl HttpSource {
 
     /// The mirror's index, which it must have: there is no folder to list.
     fn fetch_index(&self) -> Result<ReleaseIndex, UpdateError> {
-        let bytes = self.get_text(INDEX_FILE)?;
+        let bytes = self.get_small(INDEX_FILE, fsx::cap::INDEX)?;
         let location = self.location();
-        let signature =
-            self.get_text(SIGNATURE_FILE)
-                .map_err(|e| UpdateError::BadIndexSignature {
-                    location: location.clone(),
-                    detail: format!("{SIGNATURE_FILE} cannot be fetched: {e}"),
-                })?;
+        let signature = self
+            .get_small(SIGNATURE_FILE, fsx::cap::SIGNATURE)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .map_err(|e| UpdateError::BadIndexSignature {
+                location: location.clone(),
+                detail: format!("{SIGNATURE_FILE} cannot be fetched: {e}"),
+            })?;
         index::verify(
-            bytes.as_bytes(),
+            &bytes,
             &signature,
             &self.options.trust,
             &location,
@@ -246,7 +256,13 @@ impl ReleaseSource for HttpSource {
     }
 
     fn release_notes(&self, release: &ReleaseName) -> Option<String> {
-        self.get_text(&format!("{release}/{}", super::share::RELEASE_NOTES))
-            .ok()
+        let name = format!("{release}/{}", super::share::RELEASE_NOTES);
+        match self.get_small(&name, fsx::cap::NOTES) {
+            Ok(notes) => Some(String::from_utf8_lossy(&notes).into_owned()),
+            Err(e) => {
+                tracing::debug!("no release notes: {e}");
+                None
+            }
+        }
     }
 }

@@ -16,6 +16,7 @@ use crate::client::component::Component;
 use crate::client::version::{ClientVersion, ReleaseName};
 use crate::client::version_file;
 use crate::error::UpdateError;
+use crate::fsx;
 use crate::index::trust::Trust;
 use crate::index::{self, INDEX_FILE, ReleaseIndex, SIGNATURE_FILE};
 use crate::progress::Progress;
@@ -55,25 +56,37 @@ impl ShareSource {
             return Ok(None);
         };
         let path = self.root.join(INDEX_FILE);
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && trust.allow_unsigned => {
-                return Ok(None);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let bytes = match fsx::read_file_capped(&path, fsx::cap::INDEX) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) if trust.allow_unsigned => return Ok(None),
+            Ok(None) => {
                 return Err(UpdateError::UnsignedSource {
                     location: self.location(),
                 });
             }
-            Err(e) => return Err((self.unreachable())(e)),
+            Err(UpdateError::Io { source, .. }) => return Err((self.unreachable())(source)),
+            Err(e) => return Err(e),
         };
         let location = self.location();
         let signature_path = self.root.join(SIGNATURE_FILE);
-        let signature =
-            fs::read_to_string(&signature_path).map_err(|e| UpdateError::BadIndexSignature {
-                location: location.clone(),
-                detail: format!("{} cannot be read: {e}", signature_path.display()),
-            })?;
+        let signature = match fsx::read_file_capped(&signature_path, fsx::cap::SIGNATURE) {
+            Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+            Ok(None) => {
+                return Err(UpdateError::BadIndexSignature {
+                    location,
+                    detail: format!(
+                        "{} cannot be read: it does not exist",
+                        signature_path.display()
+                    ),
+                });
+            }
+            Err(e) => {
+                return Err(UpdateError::BadIndexSignature {
+                    location,
+                    detail: e.to_string(),
+                });
+            }
+        };
         index::verify(&bytes, &signature, trust, &location, SystemTime::now()).map(Some)
     }
 
@@ -216,6 +229,12 @@ impl ReleaseSource for ShareSource {
 
     fn release_notes(&self, release: &ReleaseName) -> Option<String> {
         let path = self.root.join(release.to_string()).join(RELEASE_NOTES);
-        fs::read_to_string(path).ok()
+        match fsx::read_file_capped(&path, fsx::cap::NOTES) {
+            Ok(notes) => notes.map(|b| String::from_utf8_lossy(&b).into_owned()),
+            Err(e) => {
+                tracing::warn!("not showing the release notes: {e}");
+                None
+            }
+        }
     }
 }

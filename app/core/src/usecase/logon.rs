@@ -2,7 +2,6 @@
 //! when the machine policy turns `auto_check` on, at most once per `check_interval_hours`, about
 //! the instrument named, else the policy's, else the one last used.
 
-use std::fs;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -36,9 +35,10 @@ pub fn decide(
     }
     let stamp = data_dir.join("last-logon-check.txt");
     if let Some(interval) = settings.policy.check_interval() {
-        let last = fs::read_to_string(&stamp)
+        let last = fsx::read_file_capped(&stamp, fsx::cap::OWN_FILE)
             .ok()
-            .and_then(|t| t.trim().parse::<u64>().ok())
+            .flatten()
+            .and_then(|t| String::from_utf8_lossy(&t).trim().parse::<u64>().ok())
             .map(from_unix_seconds);
         if last.is_some_and(|last| now.duration_since(last).is_ok_and(|d| d < interval)) {
             return Logon::RanRecently(interval);

@@ -11,6 +11,7 @@ use crate::client::verdict::Verdict;
 use crate::clock::unix_seconds;
 use crate::config::paths;
 use crate::error::UpdateError;
+use crate::fsx;
 use crate::usecase::status::Status;
 
 /// How long "Remind me later" waits when the policy sets no check interval.
@@ -52,9 +53,10 @@ impl PromptMemory {
 
     /// A damaged file only costs the user one extra question, so it reads as empty.
     pub fn load_from(path: &Path) -> PromptMemory {
-        let Ok(text) = std::fs::read_to_string(path) else {
+        let Ok(Some(bytes)) = fsx::read_file_capped(path, fsx::cap::OWN_FILE) else {
             return PromptMemory::default();
         };
+        let text = String::from_utf8_lossy(&bytes);
         toml::from_str(&text).unwrap_or_else(|e| {
             tracing::warn!("ignoring {}: {e}", path.display());
             PromptMemory::default()
@@ -64,7 +66,7 @@ impl PromptMemory {
     pub fn save_to(&self, path: &Path) -> Result<(), UpdateError> {
         let text = toml::to_string(self)
             .map_err(|e| UpdateError::serialize(path.display())(e.to_string()))?;
-        crate::fsx::write_atomically(path, text.as_bytes())
+        fsx::write_atomically(path, text.as_bytes())
     }
 
     pub fn skip(&mut self, instrument: &str, status: &Status) {

@@ -20,6 +20,8 @@ pub struct PublishOptions {
     pub out: PathBuf,
     /// Defaults to one more than the index already in `out`, or 1.
     pub serial: Option<u64>,
+    /// A name for the release source, written into the index (see [`ReleaseIndex::source`]).
+    pub source_id: Option<String>,
     pub valid_for: Duration,
 }
 
@@ -63,6 +65,7 @@ pub fn publish(options: &PublishOptions, now: SystemTime) -> Result<ReleaseIndex
     let index = ReleaseIndex {
         format: FORMAT,
         serial,
+        source: options.source_id.clone(),
         published: unix_seconds(now),
         expires: unix_seconds(now + options.valid_for),
         releases,
@@ -136,7 +139,9 @@ fn folder_name(path: &Path) -> Option<String> {
 }
 
 fn previous_serial(path: &Path) -> Option<u64> {
-    let bytes = std::fs::read(path).ok()?;
+    let bytes = crate::fsx::read_file_capped(path, crate::fsx::cap::INDEX)
+        .ok()
+        .flatten()?;
     serde_json::from_slice::<serde_json::Value>(&bytes).ok()?["serial"].as_u64()
 }
 

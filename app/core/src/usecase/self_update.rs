@@ -130,6 +130,7 @@ mod tests {
         let index = ReleaseIndex {
             format: 1,
             serial: 1,
+            source: None,
             published: 0,
             expires: 0,
             releases: Vec::new(),

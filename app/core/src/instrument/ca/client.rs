@@ -383,7 +383,9 @@ impl Connection {
         };
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
-            return Err(failed("the deadline passed before the request was sent".into()));
+            return Err(failed(
+                "the deadline passed before the request was sent".into(),
+            ));
         }
         self.stream
             .set_write_timeout(Some(remaining))
