@@ -30,6 +30,8 @@ struct Faults {
     understate_length: Option<(u64, u32)>,
     /// Flip one byte of every archive at this offset.
     corrupt_at: Option<u64>,
+    /// Answer this path with a body that never ends.
+    endless: Option<String>,
 }
 
 struct Server {
@@ -119,6 +121,12 @@ fn serve(
         log.lock().unwrap().push(format!("PROXY {target}"));
     }
     paths.lock().unwrap().push(path.clone());
+    if faults.lock().unwrap().endless.as_deref() == Some(path.as_str()) {
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        let chunk = vec![b' '; 1 << 16];
+        while stream.write_all(&chunk).is_ok() {}
+        return;
+    }
     let file = root.join(path.trim_start_matches('/'));
     let Ok(mut body) = fs::read(&file) else {
         let _ = stream
@@ -313,6 +321,22 @@ fn a_text_status_reads_the_index_and_its_signature_once() {
     );
     assert_eq!(mirror.server.requests_for("/index.json"), 1);
     assert_eq!(mirror.server.requests_for("/index.json.minisig"), 1);
+}
+
+/// An index (or signature) that never ends is refused at its cap, not read into memory.
+#[test]
+fn an_endless_index_or_signature_is_refused_at_its_cap() {
+    let mirror = Mirror::new();
+    for path in ["/index.json", "/index.json.minisig"] {
+        mirror.faults().endless = Some(path.to_string());
+        let run = mirror.run(&["releases"]);
+        run.assert_code(3);
+        assert!(
+            run.stderr.contains("is larger than"),
+            "{path}: {}",
+            run.stderr
+        );
+    }
 }
 
 #[test]

@@ -164,3 +164,16 @@ fn a_bad_user_settings_file_is_named() {
     run.assert_code(2);
     assert!(run.stderr.contains("settings.toml"), "{}", run.stderr);
 }
+
+#[test]
+fn a_policy_file_that_is_not_text_is_named_with_exit_2() {
+    let s = Setup::new();
+    fs::write(s.path("policy.toml"), [0xff, 0xfe, b'a', b'=', 0x80]).unwrap();
+    let run = s.source_used(&[], &[]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("the policy file") && run.stderr.contains("not UTF-8"),
+        "{}",
+        run.stderr
+    );
+}

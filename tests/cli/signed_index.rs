@@ -298,6 +298,19 @@ fn a_damaged_serial_store_is_refused_and_named() {
     );
 }
 
+/// A share whose index never ends (here, a link to /dev/zero) is refused at the cap.
+#[cfg(unix)]
+#[test]
+fn an_endless_index_on_a_share_is_refused_at_its_cap() {
+    let signed = Signed::new();
+    signed.publish(&[]).assert_code(0);
+    fs::remove_file(signed.index()).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", signed.index()).unwrap();
+    let run = signed.env.run(&["releases"]);
+    run.assert_code(3);
+    assert!(run.stderr.contains("is larger than"), "{}", run.stderr);
+}
+
 #[test]
 fn an_expired_index_is_refused() {
     let signed = Signed::new();

@@ -132,9 +132,10 @@ pub struct DemoFleetArgs {
     /// UDP search port (and TCP port when free); clients set EPICS_CA_SERVER_PORT to it.
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Serve a generated fleet of this many instruments (all answering) instead of the demo's.
-    #[arg(long)]
-    pub size: Option<usize>,
+    /// Serve a generated fleet of this many instruments (all answering, 1 to 10000) instead of
+    /// the demo's.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=10_000))]
+    pub size: Option<u16>,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,6 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -66,7 +65,7 @@ fn dispatch(cli: &Cli) -> Result<u8> {
         _ => {}
     }
     let settings = settings::resolve(cli)?;
-    let options = apply::options(Duration::from_secs(cli.lock_wait));
+    let options = apply::options(settings::seconds("--lock-wait", cli.lock_wait)?);
     match command {
         Command::Check(args) if args.logon => window::logon_check(cli, &settings, &args.server),
         Command::Check(args) if args.prompt => window::prompt(cli, &settings, &args.server),
@@ -158,8 +157,8 @@ fn instruments(cli: &Cli, settings: &Settings) -> Result<u8> {
 }
 
 fn serve_demo_fleet(args: &DemoFleetArgs) -> Result<u8> {
-    let server =
-        demo_fleet::serve(args.port, args.size).context("could not start the demo fleet")?;
+    let server = demo_fleet::serve(args.port, args.size.map(usize::from))
+        .context("could not start the demo fleet")?;
     println!(
         "serving the demo instrument fleet on 127.0.0.1: searches on UDP port {}, circuits on TCP port {}",
         server.search_port, server.tcp_port

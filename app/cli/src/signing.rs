@@ -1,6 +1,6 @@
 //! The release team's commands (`keygen`, `publish`) and `verify`, over the core's signed index.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use ibex_updater_core::client::component::Component;
@@ -36,7 +36,7 @@ pub fn publish(cli: &Cli, args: &PublishArgs) -> Result<u8> {
         out: out.clone(),
         serial: args.serial,
         source_id: args.source_id.clone(),
-        valid_for: Duration::from_secs(args.valid_days * 86_400),
+        valid_for: crate::settings::valid_days(args.valid_days)?,
     };
     let index = write_index(&options, SystemTime::now())?;
     let kits: usize = index.releases.iter().map(|r| r.kits.len()).sum();

@@ -152,8 +152,12 @@ pub enum UpdateError {
     #[error("the Channel Access address list is not valid: {detail}")]
     BadCaAddresses { detail: String },
 
-    #[error("{flag} {value} is not a positive number of seconds")]
-    InvalidSeconds { flag: &'static str, value: String },
+    #[error("{flag} {value} is not {expected}")]
+    InvalidNumber {
+        flag: &'static str,
+        value: String,
+        expected: &'static str,
+    },
 
     #[error("{command} needs an instrument: pass --instrument NAME (or --server-version)")]
     NeedsServer { command: &'static str },
@@ -291,7 +295,7 @@ impl UpdateError {
             | UpdateError::PolicyFixesSetting { .. }
             | UpdateError::BadConfigFile { .. }
             | UpdateError::BadCaAddresses { .. }
-            | UpdateError::InvalidSeconds { .. }
+            | UpdateError::InvalidNumber { .. }
             | UpdateError::NeedsServer { .. }
             | UpdateError::NoSignedIndex { .. }
             | UpdateError::PlainHttpRefused { .. }

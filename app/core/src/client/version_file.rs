@@ -128,4 +128,13 @@ mod tests {
             Some(ClientVersion::Release(version))
         );
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_endless_version_file_is_refused_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join(VERSION_FILE)).unwrap();
+        let err = read(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+    }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::clock;
 use crate::error::UpdateError;
 use crate::install::layout::InstallRoot;
 
@@ -29,7 +30,7 @@ impl InstallLock {
             .truncate(false)
             .open(&path)
             .map_err(UpdateError::io("open", &path))?;
-        let deadline = Instant::now() + wait;
+        let deadline = clock::deadline(wait);
         let mut announced = false;
         loop {
             match file.try_lock() {

@@ -238,3 +238,19 @@ impl ReleaseSource for ShareSource {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn endless_release_notes_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let release: ReleaseName = "26.2.0".parse().unwrap();
+        fs::create_dir_all(dir.path().join("26.2.0")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("26.2.0").join(RELEASE_NOTES))
+            .unwrap();
+        assert_eq!(ShareSource::new(dir.path()).release_notes(&release), None);
+    }
+}

@@ -67,7 +67,7 @@ pub fn publish(options: &PublishOptions, now: SystemTime) -> Result<ReleaseIndex
         serial,
         source: options.source_id.clone(),
         published: unix_seconds(now),
-        expires: unix_seconds(now + options.valid_for),
+        expires: unix_seconds(now.checked_add(options.valid_for).unwrap_or(now)),
         releases,
         updater: updater_builds(&options.share)?,
     };

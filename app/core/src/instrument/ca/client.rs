@@ -6,6 +6,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
+use crate::clock;
 use crate::instrument::ca::message::{
     DONT_REPLY, ECA_NORMAL, MINOR_VERSION, Message, Value, cmd, dbr,
 };
@@ -24,7 +25,7 @@ const CLOSE_GRACE: Duration = Duration::from_millis(500);
 /// while the search goes on for the rest, so one instrument that never answers costs the timeout
 /// but delays no other.
 pub fn read_pvs(config: &CaConfig, names: &[String]) -> Vec<Result<Value, CaError>> {
-    let deadline = Instant::now() + config.timeout;
+    let deadline = clock::deadline(config.timeout);
     let mut results: Vec<Result<Value, CaError>> = names
         .iter()
         .map(|pv| {
