@@ -30,6 +30,8 @@ struct Faults {
     understate_length: Option<(u64, u32)>,
     /// Flip one byte of every archive at this offset.
     corrupt_at: Option<u64>,
+    /// For this many requests, after this many bytes send the rest a byte at a time, slowly.
+    trickle_after: Option<(u64, u32)>,
     /// Answer this path with a body that never ends.
     endless: Option<String>,
 }
@@ -152,6 +154,7 @@ fn serve(
     let cut = take(&mut f.drop_after);
     let stall = take(&mut f.stall_after);
     let understate = take(&mut f.understate_length);
+    let trickle = take(&mut f.trickle_after);
     let start = if f.no_range { None } else { range_start };
     drop(f);
     let (status, from) = match start {
@@ -162,8 +165,8 @@ fn serve(
     let slice = &body[from as usize..];
     let content_range = (status == 206).then(|| format!("bytes {from}-{}/{total}", total - 1));
     let claimed = (slice.len() as u64).saturating_sub(understate.unwrap_or(0));
-    let send = match (cut, stall) {
-        (Some(n), _) | (_, Some(n)) => slice.len().min(n as usize),
+    let send = match (cut, stall, trickle) {
+        (Some(n), _, _) | (_, Some(n), _) | (_, _, Some(n)) => slice.len().min(n as usize),
         _ => slice.len(),
     };
     let header = format!(
@@ -179,6 +182,15 @@ fn serve(
     let _ = stream.flush();
     if stall.is_some() {
         thread::sleep(Duration::from_secs(20));
+    }
+    if trickle.is_some() {
+        // A few bytes a second: every read gets something, so no read ever times out.
+        for byte in &slice[send..] {
+            thread::sleep(Duration::from_millis(200));
+            if stream.write_all(&[*byte]).is_err() {
+                return;
+            }
+        }
     }
 }
 
@@ -387,6 +399,35 @@ fn a_stalled_server_times_out_and_the_download_resumes() {
         "{:?}",
         mirror.server.archive_requests()
     );
+}
+
+/// A mirror that trickles bytes slower than 1 KiB/s over the `--http-timeout` window is given up
+/// on and retried from where it stopped.
+#[test]
+fn a_trickling_server_is_retried_and_the_download_resumes() {
+    let mirror = Mirror::new();
+    mirror.faults().trickle_after = Some((100, 1));
+    mirror.installs();
+    assert!(
+        mirror
+            .server
+            .archive_requests()
+            .iter()
+            .skip(1)
+            .any(|r| r.contains("range=Some(")),
+        "{:?}",
+        mirror.server.archive_requests()
+    );
+}
+
+/// One that always trickles is refused, with the client as it was and the lock released.
+#[test]
+fn a_server_that_always_trickles_is_refused() {
+    let mirror = Mirror::new();
+    mirror.faults().trickle_after = Some((0, u32::MAX));
+    mirror.refused(4, "under the 1024 bytes/s that counts as progress");
+    mirror.faults().trickle_after = None;
+    mirror.installs();
 }
 
 #[test]

@@ -22,7 +22,7 @@ use clap::Parser;
 use ibex_updater_core::digest;
 use ibex_updater_core::progress::NoProgress;
 use ibex_updater_core::retry::Retry;
-use ibex_updater_core::source::download::{self, Wanted};
+use ibex_updater_core::source::download::{self, MinRate, Wanted};
 use ibex_updater_core::source::http;
 
 /// Times the updater's download against curl, from nginx on loopback.
@@ -66,7 +66,14 @@ fn main() -> Result<()> {
         let _ = fs::remove_file(&curl_out);
         settle()?;
         let start = Instant::now();
-        download::download(&client, &wanted, &cache, Retry::default(), &NoProgress)?;
+        download::download(
+            &client,
+            &wanted,
+            &cache,
+            Retry::default(),
+            MinRate::over(Duration::from_secs(30)),
+            &NoProgress,
+        )?;
         let updater = start.elapsed();
 
         settle()?;

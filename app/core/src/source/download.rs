@@ -7,6 +7,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
@@ -17,6 +18,25 @@ use crate::digest::{self, HashingReader};
 use crate::error::UpdateError;
 use crate::progress::Progress;
 use crate::retry::{Attempt, GaveUp, Retry};
+
+/// The slowest transfer that still counts as progress: a mirror that trickles a few bytes a
+/// second keeps every read alive, so the rate itself is checked, over a window, as curl's
+/// `--speed-limit` and `--speed-time` do.
+#[derive(Debug, Clone, Copy)]
+pub struct MinRate {
+    pub bytes_per_second: u64,
+    pub window: Duration,
+}
+
+impl MinRate {
+    /// 1 KiB/s over `window`.
+    pub fn over(window: Duration) -> MinRate {
+        MinRate {
+            bytes_per_second: 1024,
+            window,
+        }
+    }
+}
 
 /// One file to download.
 #[derive(Debug)]
@@ -32,6 +52,7 @@ pub fn download(
     wanted: &Wanted<'_>,
     cache: &Path,
     retry: Retry,
+    min_rate: MinRate,
     progress: &dyn Progress,
 ) -> Result<PathBuf, UpdateError> {
     fs::create_dir_all(cache).map_err(UpdateError::io("create", cache))?;
@@ -50,7 +71,7 @@ pub fn download(
 
     let fetched = retry.run(&format!("the download of {}", wanted.url), |_| {
         if state.len < wanted.size {
-            fetch_rest(client, wanted, &mut state, progress)?;
+            fetch_rest(client, wanted, &mut state, min_rate, progress)?;
         }
         Ok(())
     });
@@ -133,6 +154,7 @@ fn fetch_rest(
     client: &Client,
     wanted: &Wanted<'_>,
     state: &mut Partial,
+    min_rate: MinRate,
     progress: &dyn Progress,
 ) -> Result<(), Attempt<UpdateError>> {
     let mut request = client.get(wanted.url);
@@ -169,7 +191,7 @@ fn fetch_rest(
             }));
         }
     }
-    copy_body(&mut response, wanted, state, progress)
+    copy_body(&mut response, wanted, state, min_rate, progress)
 }
 
 /// The first byte a 206 answer holds, from `Content-Range: bytes START-END/TOTAL`.
@@ -188,11 +210,27 @@ fn copy_body(
     body: &mut Response,
     wanted: &Wanted<'_>,
     state: &mut Partial,
+    min_rate: MinRate,
     progress: &dyn Progress,
 ) -> Result<(), Attempt<UpdateError>> {
     let mut body = HashingReader::resume(body, state.hasher.clone(), state.len);
     let mut buf = vec![0u8; 1 << 16];
+    let mut window = (Instant::now(), state.len);
     loop {
+        let (since, at) = window;
+        let elapsed = since.elapsed();
+        if elapsed >= min_rate.window {
+            let rate = (state.len - at) as f64 / elapsed.as_secs_f64();
+            if rate < min_rate.bytes_per_second as f64 {
+                // The partial file stays, for the next attempt to resume.
+                return Err(Attempt::Transient(format!(
+                    "the transfer slowed to {rate:.0} bytes/s over {:.0} s, under the {} bytes/s that counts as progress",
+                    elapsed.as_secs_f64(),
+                    min_rate.bytes_per_second
+                )));
+            }
+            window = (Instant::now(), state.len);
+        }
         if progress.cancelled() {
             // The partial file stays, for the next attempt to resume.
             return Err(Attempt::Fatal(UpdateError::Cancelled));

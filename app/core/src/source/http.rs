@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::blocking::Client;
 
-use super::download::{self, Wanted};
+use super::download::{self, MinRate, Wanted};
 use super::{ArchiveStream, ReleaseSource};
 use crate::catalog::Catalog;
 use crate::client::version::{ReleaseName, Version};
@@ -147,6 +147,7 @@ impl HttpSource {
             &wanted,
             &self.options.cache,
             self.options.retry,
+            MinRate::over(self.options.timeout),
             progress,
         )
     }
