@@ -5,7 +5,7 @@ use std::fs;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{Env, GENIE, GUI, Share};
+use crate::common::{Env, GENIE, GUI, Run, Share};
 
 const HISTORY: &str =
     "workspace/.metadata/.plugins/org.python.pydev.shared_interactive_console/history.py";
@@ -482,4 +482,26 @@ fn development_server_has_nothing_to_install() {
     let run = env.run(&["install", "--server-version", "0.0.0.12"]);
     run.assert_code(1);
     assert!(run.stderr.contains("development build"), "{}", run.stderr);
+}
+
+/// Each cause is said once: the OS error is not repeated by the error chain.
+#[test]
+fn an_os_error_is_reported_once() {
+    let env = Env::with_standard_share();
+    let not_a_folder = env.dir.path().join("a-file");
+    fs::write(&not_a_folder, "not a folder").unwrap();
+    let run = Run::from(
+        env.command(&["install", "--server-version", "26.2.0.1234"])
+            .arg("--install-root")
+            .arg(&not_a_folder)
+            .output()
+            .unwrap(),
+    );
+    run.assert_code(1);
+    let error = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap();
+    assert_eq!(error.matches("(os error").count(), 1, "{error}");
 }

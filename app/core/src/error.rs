@@ -27,12 +27,10 @@ pub enum ErrorKind {
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
-    #[error("cannot read the release source {location}: {source}")]
-    SourceUnreachable {
-        location: String,
-        #[source]
-        source: io::Error,
-    },
+    // The OS error is part of the message and not a `source`, so that printing the error with
+    // its chain says it once.
+    #[error("cannot read the release source {location}: {cause}")]
+    SourceUnreachable { location: String, cause: io::Error },
 
     #[error("release {release} is not in the release source")]
     NoSuchRelease { release: String },
@@ -88,12 +86,11 @@ pub enum UpdateError {
     #[error("{path} is not a version file the updater understands: {detail}")]
     BadVersionFile { path: PathBuf, detail: String },
 
-    #[error("could not {op} {path}: {source}")]
+    #[error("could not {op} {path}: {cause}")]
     Io {
         op: &'static str,
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
 
     #[error(
@@ -333,6 +330,6 @@ impl UpdateError {
     /// Wraps an I/O error with what was being done and to which path.
     pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> UpdateError {
         let path = path.into();
-        move |source| UpdateError::Io { op, path, source }
+        move |cause| UpdateError::Io { op, path, cause }
     }
 }

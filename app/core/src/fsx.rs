@@ -117,7 +117,7 @@ pub fn rename(from: &Path, to: &Path) -> Result<(), UpdateError> {
             UpdateError::Io {
                 op: "move",
                 path: from.to_path_buf(),
-                source: io::Error::new(source.kind(), format!("to {}: {source}", to.display())),
+                cause: io::Error::new(source.kind(), format!("to {}: {source}", to.display())),
             }
         })
 }

@@ -119,7 +119,7 @@ impl Settings {
         let fleet = demo_fleet::serve(0, None).map_err(|e| UpdateError::Io {
             op: "start the demo instrument fleet on",
             path: PathBuf::from("127.0.0.1"),
-            source: e,
+            cause: e,
         })?;
         Ok(Settings {
             source_location: Some((demo.share.display().to_string(), Origin::CommandLine)),

@@ -123,7 +123,7 @@ fn write_kit(
     let write_err = |e: sevenz_rust2::Error| UpdateError::Io {
         op: "write",
         path: archive.clone(),
-        source: std::io::Error::other(format!("{e:?}")),
+        cause: std::io::Error::other(format!("{e:?}")),
     };
     let mut writer = ArchiveWriter::create(&archive).map_err(write_err)?;
     writer.set_content_methods(vec![EncoderMethod::COPY.into()]);

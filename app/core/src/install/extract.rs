@@ -185,7 +185,7 @@ fn create_link(_target: &str, path: &Path) -> Result<(), UpdateError> {
     Err(UpdateError::Io {
         op: "create link",
         path: path.to_path_buf(),
-        source: io::Error::new(
+        cause: io::Error::new(
             io::ErrorKind::Unsupported,
             "symbolic links in kits are not supported on Windows",
         ),

@@ -35,7 +35,7 @@ pub fn copy_and_hash(
             Err(e) => {
                 return Err(UpdateError::SourceUnreachable {
                     location: origin.to_string(),
-                    source: e,
+                    cause: e,
                 });
             }
         };

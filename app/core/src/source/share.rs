@@ -64,7 +64,7 @@ impl ShareSource {
                     location: self.location(),
                 });
             }
-            Err(UpdateError::Io { source, .. }) => return Err((self.unreachable())(source)),
+            Err(UpdateError::Io { cause, .. }) => return Err((self.unreachable())(cause)),
             Err(e) => return Err(e),
         };
         let location = self.location();
@@ -91,9 +91,9 @@ impl ShareSource {
     }
 
     fn unreachable(&self) -> impl FnOnce(std::io::Error) -> UpdateError + '_ {
-        move |source| UpdateError::SourceUnreachable {
+        move |cause| UpdateError::SourceUnreachable {
             location: self.root.display().to_string(),
-            source,
+            cause,
         }
     }
 

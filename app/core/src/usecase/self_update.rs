@@ -56,10 +56,10 @@ pub fn apply(
     let suffix = std::env::consts::EXE_SUFFIX;
     let new = dir.join(format!(".ibex-updater-{}.new{suffix}", build.version));
     let result = fetch_and_check(source, build, &new, progress).and_then(|()| {
-        self_replace::self_replace(&new).map_err(|source| UpdateError::Io {
+        self_replace::self_replace(&new).map_err(|cause| UpdateError::Io {
             op: "replace",
             path: exe.to_path_buf(),
-            source,
+            cause,
         })
     });
     // On success the new binary was copied in place of the running one.
