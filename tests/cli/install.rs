@@ -300,8 +300,85 @@ fn refuses_links_that_point_outside_the_install_folder() {
     assert_refused_untouched(
         &env,
         &["install", "--version", "26.2.3", "--component", "ibex-gui"],
-        "points outside",
+        "kits hold no links",
     );
+}
+
+/// An archive entry that is a Unix symlink to `target`, as 7-Zip stores one.
+fn link(name: &str, target: &str) -> (sevenz_rust2::ArchiveEntry, Vec<u8>) {
+    let mut entry = sevenz_rust2::ArchiveEntry::new_file(name);
+    entry.has_windows_attributes = true;
+    entry.windows_attributes = 0x8000 | (0o120_777 << 16);
+    (entry, target.as_bytes().to_vec())
+}
+
+fn file(name: &str) -> (sevenz_rust2::ArchiveEntry, Vec<u8>) {
+    (sevenz_rust2::ArchiveEntry::new_file(name), b"written".to_vec())
+}
+
+/// Links that each look harmless by their names, combined so that a later entry would be
+/// written through them: chains, links to links, and links made after the files they point
+/// through. Each archive is refused before anything is written, anywhere.
+#[test]
+fn refuses_every_link_so_no_entry_is_written_through_one() {
+    let cases: Vec<(&str, Vec<(sevenz_rust2::ArchiveEntry, Vec<u8>)>)> = vec![
+        (
+            "a chain",
+            vec![
+                file("ibex-client.exe"),
+                link("a", "b/.."),
+                link("b", "."),
+                file("a/escaped-chain.txt"),
+            ],
+        ),
+        (
+            "a link to a link",
+            vec![
+                file("ibex-client.exe"),
+                link("one", "two"),
+                link("two", "three"),
+                link("three", "."),
+                file("one/escaped-link-to-link.txt"),
+            ],
+        ),
+        (
+            "a link made after the files it points through",
+            vec![
+                file("ibex-client.exe"),
+                file("plugins/a.jar"),
+                link("plugins/up", ".."),
+                file("plugins/up/escaped-late.txt"),
+            ],
+        ),
+    ];
+    for (what, entries) in cases {
+        let env = env_with_26_2_0_installed();
+        let share = Share::new(&env.share);
+        share.add_kit("26.2.3", GUI, "1");
+        let archive = share.archive("26.2.3", GUI);
+        let mut writer = sevenz_rust2::ArchiveWriter::create(&archive).unwrap();
+        for (entry, data) in entries {
+            writer
+                .push_archive_entry(entry, Some(data.as_slice()))
+                .unwrap();
+        }
+        writer.finish().unwrap();
+        let staging = env.root.join(".ibex-updater").join("staging");
+        assert_refused_untouched(
+            &env,
+            &["install", "--version", "26.2.3", "--component", "ibex-gui"],
+            "kits hold no links",
+        );
+        let escaped: Vec<_> = crate::common::snapshot(env.dir.path())
+            .into_iter()
+            .filter(|(path, _)| path.contains("escaped"))
+            .collect();
+        assert!(escaped.is_empty(), "{what}: {escaped:?}");
+        assert!(
+            !staging.exists() || fs::read_dir(&staging).unwrap().next().is_none(),
+            "{what}: staging left behind"
+        );
+    }
 }
 
 #[test]
