@@ -313,7 +313,10 @@ fn link(name: &str, target: &str) -> (sevenz_rust2::ArchiveEntry, Vec<u8>) {
 }
 
 fn file(name: &str) -> (sevenz_rust2::ArchiveEntry, Vec<u8>) {
-    (sevenz_rust2::ArchiveEntry::new_file(name), b"written".to_vec())
+    (
+        sevenz_rust2::ArchiveEntry::new_file(name),
+        b"written".to_vec(),
+    )
 }
 
 /// Links that each look harmless by their names, combined so that a later entry would be
@@ -581,4 +584,33 @@ fn an_os_error_is_reported_once() {
         .find(|l| l.starts_with("error:"))
         .unwrap();
     assert_eq!(error.matches("(os error").count(), 1, "{error}");
+}
+
+/// A kit whose archive unpacks to nothing, or to an empty folder, would replace a working client
+/// with an empty one: it is refused before the swap.
+#[test]
+fn refuses_a_kit_that_unpacks_without_its_program() {
+    for (what, entries) in [
+        ("an empty archive", vec![]),
+        (
+            "an archive of one empty folder",
+            vec![sevenz_rust2::ArchiveEntry::new_directory("Client")],
+        ),
+    ] {
+        let env = env_with_26_2_0_installed();
+        let share = Share::new(&env.share);
+        share.add_kit("26.2.3", GUI, "1");
+        let archive = share.archive("26.2.3", GUI);
+        let mut writer = sevenz_rust2::ArchiveWriter::create(&archive).unwrap();
+        for entry in entries {
+            writer.push_archive_entry(entry, None::<&[u8]>).unwrap();
+        }
+        writer.finish().unwrap();
+        assert_refused_untouched(
+            &env,
+            &["install", "--version", "26.2.3", "--component", "ibex-gui"],
+            "unpacked without ibex-client.exe or ibex-client",
+        );
+        println!("{what}: refused");
+    }
 }

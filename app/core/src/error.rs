@@ -76,6 +76,15 @@ pub enum UpdateError {
         reason: &'static str,
     },
 
+    #[error(
+        "the {component} kit of release {release} unpacked without {program}, so it is not a working {component}; the kit on the release source is damaged"
+    )]
+    KitWithoutProgram {
+        component: Component,
+        release: String,
+        program: String,
+    },
+
     #[error("{path} says {actual}, but the kit is release {expected}")]
     VersionMismatch {
         path: PathBuf,
@@ -277,6 +286,7 @@ impl UpdateError {
             | UpdateError::CorruptArchive { .. }
             | UpdateError::UnsafeArchiveEntry { .. }
             | UpdateError::VersionMismatch { .. }
+            | UpdateError::KitWithoutProgram { .. }
             | UpdateError::BadIndex { .. }
             | UpdateError::BadIndexSignature { .. }
             | UpdateError::UnknownSigningKey { .. }

@@ -56,6 +56,16 @@ impl Component {
         }
     }
 
+    /// The program that makes an unpacked kit a working component, relative to its folder: one
+    /// of these must be there (the Windows name first, then the one kits for other platforms
+    /// use), or the kit is damaged, however well its archive unpacked.
+    pub fn program(self) -> &'static [&'static str] {
+        match self {
+            Component::IbexGui => &["ibex-client.exe", "ibex-client"],
+            Component::GeniePython => &["python.exe", "bin/python3"],
+        }
+    }
+
     /// Where VERSION.txt and BUILD_NUMBER.txt sit, relative to the kit folder: the build writes
     /// them into the unpacked tree on the share, after the archive was made.
     pub fn version_dir(self) -> &'static str {

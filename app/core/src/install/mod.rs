@@ -254,6 +254,7 @@ fn prepare(
     checkpoint::reach(&format!("extracted:{}", component.id()))?;
 
     progress.stage(component, Stage::Verify, None);
+    check_program(&tree, kit)?;
     check_version(&tree, &version, true)?;
     version_file::write(&tree, &version)?;
     check_version(&tree, &version, false)?;
@@ -265,6 +266,20 @@ fn prepare(
     )?;
     checkpoint::reach(&format!("prepared:{}", component.id()))?;
     Ok((tree, sha256))
+}
+
+/// An archive that unpacked to nothing (or to anything but the component) would replace a
+/// working client with a broken one: the component's program must be there.
+fn check_program(tree: &Path, kit: &Kit) -> Result<(), UpdateError> {
+    let programs = kit.component.program();
+    if programs.iter().any(|p| tree.join(p).is_file()) {
+        return Ok(());
+    }
+    Err(UpdateError::KitWithoutProgram {
+        component: kit.component,
+        release: kit.release.to_string(),
+        program: programs.join(" or "),
+    })
 }
 
 /// The tree's VERSION.txt must name the kit's release. `may_be_absent` is for the unpacked
