@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -37,6 +37,7 @@ struct Faults {
 }
 
 struct Server {
+    scheme: &'static str,
     addr: SocketAddr,
     faults: Arc<Mutex<Faults>>,
     /// "GET /path range=bytes=N-" per archive request.
@@ -47,6 +48,11 @@ struct Server {
 
 impl Server {
     fn start(root: &Path) -> Server {
+        Server::start_with(root, None)
+    }
+
+    /// With `tls`, the server speaks HTTPS with that configuration.
+    fn start_with(root: &Path, tls: Option<Arc<rustls::ServerConfig>>) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let faults = Arc::new(Mutex::new(Faults::default()));
@@ -58,13 +64,25 @@ impl Server {
             log.clone(),
             paths.clone(),
         );
+        let scheme = if tls.is_some() { "https" } else { "http" };
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let (root, f, l, p) = (root.clone(), f.clone(), l.clone(), p.clone());
-                thread::spawn(move || serve(stream, &root, &f, &l, &p));
+                let tls = tls.clone();
+                thread::spawn(move || match tls {
+                    None => serve(stream, &root, &f, &l, &p),
+                    Some(config) => {
+                        let connection = rustls::ServerConnection::new(config).unwrap();
+                        let mut tls = rustls::StreamOwned::new(connection, stream);
+                        serve(&mut tls, &root, &f, &l, &p);
+                        tls.conn.send_close_notify();
+                        let _ = tls.flush();
+                    }
+                });
             }
         });
         Server {
+            scheme,
             addr,
             faults,
             log,
@@ -83,7 +101,7 @@ impl Server {
     }
 
     fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        format!("{}://{}/", self.scheme, self.addr)
     }
 
     fn archive_requests(&self) -> Vec<String> {
@@ -92,13 +110,13 @@ impl Server {
 }
 
 fn serve(
-    mut stream: TcpStream,
+    stream: impl Read + Write,
     root: &Path,
     faults: &Mutex<Faults>,
     log: &Mutex<Vec<String>>,
     paths: &Mutex<Vec<String>>,
 ) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
         return;
@@ -123,6 +141,7 @@ fn serve(
         log.lock().unwrap().push(format!("PROXY {target}"));
     }
     paths.lock().unwrap().push(path.clone());
+    let stream = reader.get_mut();
     if faults.lock().unwrap().endless.as_deref() == Some(path.as_str()) {
         let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
         let chunk = vec![b' '; 1 << 16];
@@ -136,7 +155,7 @@ fn serve(
         return;
     };
     if !path.ends_with(".7z") {
-        respond(&mut stream, 200, &body);
+        respond(stream, 200, &body);
         return;
     }
     log.lock()
@@ -145,7 +164,7 @@ fn serve(
     let mut f = faults.lock().unwrap();
     if let Some(status) = f.statuses.pop_front() {
         drop(f);
-        respond(&mut stream, status, b"");
+        respond(stream, status, b"");
         return;
     }
     if let Some(at) = f.corrupt_at {
@@ -201,7 +220,7 @@ fn take(fault: &mut Option<(u64, u32)>) -> Option<u64> {
     Some(value)
 }
 
-fn respond(stream: &mut TcpStream, status: u16, body: &[u8]) {
+fn respond(stream: &mut impl Write, status: u16, body: &[u8]) {
     let header = format!(
         "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         reason(status),
@@ -590,4 +609,198 @@ fn the_policy_proxy_and_the_standard_variables_are_used() {
         .env_remove("NO_PROXY")
         .env_remove("no_proxy");
     Run::from(command.output().unwrap()).assert_code(0);
+}
+
+/// A test certificate authority, and server certificates it signs.
+struct TestCa {
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+}
+
+/// Which certificate the HTTPS mirror presents.
+enum ServerCert {
+    /// For 127.0.0.1, valid now.
+    Good,
+    /// For 127.0.0.1, expired last year.
+    Expired,
+    /// Valid, but for another host.
+    OtherHost,
+}
+
+impl TestCa {
+    fn new() -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "IBEX Updater test CA");
+        let key = rcgen::KeyPair::generate().unwrap();
+        TestCa {
+            issuer: rcgen::CertifiedIssuer::self_signed(params, key).unwrap(),
+        }
+    }
+
+    fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    fn server_config(&self, which: &ServerCert) -> Arc<rustls::ServerConfig> {
+        let names = match which {
+            ServerCert::OtherHost => vec!["updates.example.org".to_string()],
+            ServerCert::Good | ServerCert::Expired => vec!["127.0.0.1".to_string()],
+        };
+        let mut params = rcgen::CertificateParams::new(names).unwrap();
+        if let ServerCert::Expired = which {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], key)
+            .unwrap();
+        Arc::new(config)
+    }
+}
+
+impl Mirror {
+    /// A signed share served over HTTPS with `cert` from `ca`; the machine policy trusts `ca`
+    /// (through `extra_ca_certs`) when `trusted`.
+    fn https(ca: &TestCa, cert: &ServerCert, trusted: bool) -> Mirror {
+        let env = Env::with_standard_share();
+        let ca_file = env.dir.path().join("test-ca.pem");
+        fs::write(&ca_file, ca.pem()).unwrap();
+        let extra = if trusted {
+            format!("extra_ca_certs = ['{}']\n", ca_file.display())
+        } else {
+            String::new()
+        };
+        let (key, _) = env.trusted_key("ibex-updater", &extra);
+        env.publish(&key, &[]).assert_code(0);
+        let server = Server::start_with(&env.share, Some(ca.server_config(cert)));
+        Mirror { env, server }
+    }
+}
+
+#[test]
+fn https_with_a_ca_the_policy_trusts_installs_and_resumes() {
+    let ca = TestCa::new();
+    let mirror = Mirror::https(&ca, &ServerCert::Good, true);
+    assert!(mirror.server.url().starts_with("https://"));
+    mirror.faults().drop_after = Some((100, 1));
+    mirror.installs();
+    assert!(
+        mirror.resumed_from(100),
+        "{:?}",
+        mirror.server.archive_requests()
+    );
+}
+
+#[test]
+fn https_refuses_untrusted_expired_and_wrong_host_certificates_saying_which() {
+    let ca = TestCa::new();
+    for (cert, trusted, reason) in [
+        (
+            ServerCert::Good,
+            false,
+            "not signed by a certificate authority this machine trusts",
+        ),
+        (ServerCert::Expired, true, "it has expired"),
+        (ServerCert::OtherHost, true, "issued for another host name"),
+    ] {
+        let mirror = Mirror::https(&ca, &cert, trusted);
+        let run = mirror.run(&["releases"]);
+        run.assert_code(4);
+        assert!(run.stderr.contains(reason), "{reason}: {}", run.stderr);
+        // Refused at once: a certificate problem is not retried.
+        assert_eq!(mirror.server.requests_for("/index.json"), 0);
+    }
+}
+
+/// A CONNECT proxy on loopback that logs each tunnel it opens.
+struct ConnectProxy {
+    addr: SocketAddr,
+    tunnels: Arc<Mutex<Vec<String>>>,
+}
+
+impl ConnectProxy {
+    fn start() -> ConnectProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tunnels = Arc::new(Mutex::new(Vec::new()));
+        let log = tunnels.clone();
+        thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let log = log.clone();
+                thread::spawn(move || tunnel(client, &log));
+            }
+        });
+        ConnectProxy { addr, tunnels }
+    }
+}
+
+fn tunnel(client: TcpStream, log: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(client.try_clone().unwrap());
+    let mut request = String::new();
+    if reader.read_line(&mut request).is_err() {
+        return;
+    }
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+    }
+    let Some(target) = request
+        .strip_prefix("CONNECT ")
+        .and_then(|r| r.split(' ').next())
+    else {
+        return;
+    };
+    log.lock().unwrap().push(target.to_string());
+    let Ok(server) = TcpStream::connect(target) else {
+        return;
+    };
+    let mut to_client = client.try_clone().unwrap();
+    let _ = to_client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+    let mut from_server = server.try_clone().unwrap();
+    let mut to_server = server;
+    thread::spawn(move || {
+        let _ = std::io::copy(&mut from_server, &mut to_client);
+    });
+    let _ = std::io::copy(&mut reader, &mut to_server);
+}
+
+#[test]
+fn https_through_a_connect_proxy_from_https_proxy() {
+    let ca = TestCa::new();
+    let mirror = Mirror::https(&ca, &ServerCert::Good, true);
+    let proxy = ConnectProxy::start();
+    let mut command = mirror.env.command_from(
+        &mirror.server.url(),
+        &[
+            "--http-timeout",
+            "5",
+            "install",
+            "--server-version",
+            "26.2.0.1234",
+        ],
+    );
+    for variable in ["HTTP_PROXY", "ALL_PROXY", "NO_PROXY"] {
+        command
+            .env_remove(variable)
+            .env_remove(variable.to_lowercase());
+    }
+    command.env("HTTPS_PROXY", format!("http://{}", proxy.addr));
+    Run::from(command.output().unwrap()).assert_code(0);
+    assert_eq!(mirror.installed_gui().as_deref(), Some("26.2.1"));
+    let tunnels = proxy.tunnels.lock().unwrap().clone();
+    assert!(
+        tunnels.contains(&mirror.server.addr.to_string()),
+        "{tunnels:?}"
+    );
 }

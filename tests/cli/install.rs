@@ -389,7 +389,7 @@ fn genie_failure_after_the_gui_was_swapped_swaps_the_gui_back() {
     let env = env_with_26_2_0_installed();
     let before = env.snapshot();
     for checkpoint in ["swap:genie-python:old-aside", "swap:genie-python:new-in"] {
-        let run = crate::common::Run::from(
+        let run = Run::from(
             env.command(&["install", "--version", "26.2.1-hotfix"])
                 .env("IBEX_UPDATER_TEST_FAIL_AT", checkpoint)
                 .output()
@@ -455,7 +455,7 @@ fn a_second_install_waits_for_the_first_to_finish() {
     );
     first.kill().unwrap();
     first.wait().unwrap();
-    let run = crate::common::Run::from(second.wait_with_output().unwrap());
+    let run = Run::from(second.wait_with_output().unwrap());
     run.assert_code(0);
     assert!(run.stderr.contains("waiting"), "{}", run.stderr);
     assert_eq!(env.installed_version(GUI).as_deref(), Some("25.8.0"));

@@ -47,7 +47,7 @@ fn main() -> Result<()> {
     let port = free_port()?;
     let _nginx = Nginx::start(&dir, &www, port)?;
     let url = format!("http://127.0.0.1:{port}/archive.7z");
-    let client = http::client(Duration::from_secs(30), None)?;
+    let client = http::client(Duration::from_secs(30), None, &[])?;
     let wanted = Wanted {
         url: &url,
         size,

@@ -184,6 +184,16 @@ pub enum UpdateError {
     )]
     PlainHttpRefused { url: String },
 
+    #[error(
+        "{path}, a CA certificate that the machine policy trusts (extra_ca_certs), cannot be used: {detail}"
+    )]
+    BadCaCert { path: PathBuf, detail: String },
+
+    #[error(
+        "{url}: the server's TLS certificate was refused, because {reason}; nothing was downloaded from it"
+    )]
+    UntrustedCertificate { url: String, reason: String },
+
     #[error("the proxy {proxy} is not usable: {detail}")]
     BadProxy { proxy: String, detail: String },
 
@@ -279,7 +289,8 @@ impl UpdateError {
         match self {
             UpdateError::SourceUnreachable { .. }
             | UpdateError::DownloadFailed { .. }
-            | UpdateError::HttpStatus { .. } => ErrorKind::SourceUnreachable,
+            | UpdateError::HttpStatus { .. }
+            | UpdateError::UntrustedCertificate { .. } => ErrorKind::SourceUnreachable,
             UpdateError::KitNotInstallable { .. }
             | UpdateError::ChecksumMismatch { .. }
             | UpdateError::Truncated { .. }
@@ -307,6 +318,7 @@ impl UpdateError {
             | UpdateError::NoSignedIndex { .. }
             | UpdateError::PlainHttpRefused { .. }
             | UpdateError::BadProxy { .. }
+            | UpdateError::BadCaCert { .. }
             | UpdateError::BadTrustedKey { .. }
             | UpdateError::KeyExists { .. }
             | UpdateError::BadSecretKey { .. }

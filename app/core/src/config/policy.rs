@@ -35,6 +35,10 @@ pub struct Policy {
     pub allow_unsigned: Option<bool>,
     /// Accept plain `http://` mirrors (HTTPS otherwise).
     pub allow_http: Option<bool>,
+    /// PEM files of certificate authorities to trust for HTTPS mirrors, besides the system's
+    /// (a site whose proxy inspects TLS needs its own CA here).
+    #[serde(default)]
+    pub extra_ca_certs: Vec<PathBuf>,
     /// How often the logon check may run.
     pub check_interval_hours: Option<u32>,
     /// Whether the mismatch check runs at logon.
@@ -153,6 +157,14 @@ mod registry {
         }
         if let Some(v) = text("PinnedRelease") {
             policy.pinned_release = Some(v);
+        }
+        if let Some(v) = text("ExtraCaCerts") {
+            policy.extra_ca_certs.extend(
+                v.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(PathBuf::from),
+            );
         }
         if let Some(v) = text("TrustedKeys") {
             policy.trusted_keys.extend(

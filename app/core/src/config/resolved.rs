@@ -172,6 +172,7 @@ fn open_source(
             cache: root.downloads_dir(),
             proxy: policy.proxy.clone().or_else(|| user.proxy.clone()),
             allow_http: policy.allow_http == Some(true),
+            extra_ca_certs: policy.extra_ca_certs.clone(),
             timeout: if http_timeout.is_zero() {
                 DEFAULT_HTTP_TIMEOUT
             } else {

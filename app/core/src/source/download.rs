@@ -161,9 +161,13 @@ fn fetch_rest(
     if state.len > 0 {
         request = request.header(RANGE, format!("bytes={}-", state.len));
     }
-    let mut response = request
-        .send()
-        .map_err(|e| Attempt::Transient(describe(&e)))?;
+    let mut response = request.send().map_err(|e| match certificate_problem(&e) {
+        Some(reason) => Attempt::Fatal(UpdateError::UntrustedCertificate {
+            url: wanted.url.to_string(),
+            reason,
+        }),
+        None => Attempt::Transient(describe(&e)),
+    })?;
     let status = response.status();
     match status {
         StatusCode::PARTIAL_CONTENT if resumes_at(&response) == Some(state.len) => {}
@@ -264,8 +268,42 @@ fn copy_body(
     Ok(())
 }
 
+/// Why the server's TLS certificate was refused, when that is why `e` failed: not worth another
+/// try, and the user (or IT) needs to know which of the reasons it was.
+pub fn certificate_problem(e: &reqwest::Error) -> Option<String> {
+    use rustls::CertificateError as C;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(rustls::Error::InvalidCertificate(problem)) = as_rustls(c) {
+            return Some(match problem {
+                C::UnknownIssuer => "it is not signed by a certificate authority this machine trusts (behind a proxy that inspects TLS, IT adds the proxy's CA to extra_ca_certs in the machine policy)".to_string(),
+                C::Expired | C::ExpiredContext { .. } => "it has expired".to_string(),
+                C::NotValidYet | C::NotValidYetContext { .. } => {
+                    "it is not valid yet (is this machine's clock right?)".to_string()
+                }
+                C::NotValidForName | C::NotValidForNameContext { .. } => {
+                    "it was issued for another host name".to_string()
+                }
+                other => format!("it is not valid ({other})"),
+            });
+        }
+        cause = c.source();
+    }
+    None
+}
+
+/// The TLS error behind `e`, which I/O errors may wrap in each other.
+fn as_rustls<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    loop {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        e = e.downcast_ref::<io::Error>()?.get_ref()?;
+    }
+}
+
 /// reqwest's error with its causes, for the log and the final message.
-fn describe(e: &reqwest::Error) -> String {
+pub fn describe(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {

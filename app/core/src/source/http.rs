@@ -31,6 +31,8 @@ pub struct HttpOptions {
     pub proxy: Option<String>,
     /// Plain `http://` is refused unless the policy allows it.
     pub allow_http: bool,
+    /// PEM files of certificate authorities trusted besides the system's.
+    pub extra_ca_certs: Vec<PathBuf>,
     /// For connecting, and for each read: a stalled server counts as a dropped connection.
     pub timeout: Duration,
     pub retry: Retry,
@@ -50,7 +52,11 @@ impl HttpSource {
                 url: base.to_string(),
             });
         }
-        let client = client(options.timeout, options.proxy.as_deref())?;
+        let client = client(
+            options.timeout,
+            options.proxy.as_deref(),
+            &options.extra_ca_certs,
+        )?;
         let base = if base.ends_with('/') {
             base.to_string()
         } else {
@@ -89,7 +95,13 @@ impl HttpSource {
                     "the server answered {}",
                     response.status()
                 ))),
-                Err(e) => Err(Attempt::Transient(e.to_string())),
+                Err(e) => Err(match download::certificate_problem(&e) {
+                    Some(reason) => Attempt::Fatal(UpdateError::UntrustedCertificate {
+                        url: url.clone(),
+                        reason,
+                    }),
+                    None => Attempt::Transient(download::describe(&e)),
+                }),
             }
         });
         fetched.map_err(|gave_up| match gave_up {
@@ -154,7 +166,11 @@ impl HttpSource {
 }
 
 /// The HTTP client every download uses (the benchmark too).
-pub fn client(timeout: Duration, proxy: Option<&str>) -> Result<Client, UpdateError> {
+pub fn client(
+    timeout: Duration,
+    proxy: Option<&str>,
+    extra_ca_certs: &[PathBuf],
+) -> Result<Client, UpdateError> {
     install_crypto_provider();
     let mut builder = Client::builder()
         .connect_timeout(timeout)
@@ -162,6 +178,24 @@ pub fn client(timeout: Duration, proxy: Option<&str>) -> Result<Client, UpdateEr
         // out like a dropped connection, and the download resumes.
         .timeout(timeout)
         .user_agent(concat!("ibex-updater/", env!("CARGO_PKG_VERSION")));
+    let mut roots = Vec::new();
+    for path in extra_ca_certs {
+        let pem = fsx::read_file_capped(path, fsx::cap::OWN_FILE)?.ok_or_else(|| {
+            UpdateError::BadCaCert {
+                path: path.clone(),
+                detail: "the file does not exist".into(),
+            }
+        })?;
+        roots.extend(reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            UpdateError::BadCaCert {
+                path: path.clone(),
+                detail: e.to_string(),
+            }
+        })?);
+    }
+    if !roots.is_empty() {
+        builder = builder.tls_certs_merge(roots);
+    }
     if let Some(proxy) = proxy {
         let proxy = reqwest::Proxy::all(proxy).map_err(|e| UpdateError::BadProxy {
             proxy: proxy.to_string(),
