@@ -804,3 +804,53 @@ fn https_through_a_connect_proxy_from_https_proxy() {
         "{tunnels:?}"
     );
 }
+
+/// The downloads cache keeps the archives of the last install and of the one before (for a
+/// rollback), and lets older ones go.
+#[test]
+fn the_downloads_cache_keeps_the_last_two_installs() {
+    let mirror = Mirror::new();
+    let cached = || {
+        let mut names: Vec<String> = fs::read_dir(mirror.downloads())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    mirror
+        .run(&["install", "--version", "25.8.0"])
+        .assert_code(0);
+    let first = cached();
+    assert_eq!(first.len(), 2, "{first:?}");
+    mirror
+        .run(&["install", "--version", "26.2.0"])
+        .assert_code(0);
+    assert_eq!(cached().len(), 4, "{:?}", cached());
+    mirror
+        .run(&["install", "--version", "26.2.1-hotfix"])
+        .assert_code(0);
+    let last = cached();
+    assert_eq!(last.len(), 4, "{last:?}");
+    assert!(
+        first.iter().all(|name| !last.contains(name)),
+        "{first:?} should have been pruned from {last:?}"
+    );
+}
+
+/// The policy's `download_cache_mb` bounds what is kept besides the last install's archives.
+#[test]
+fn the_policy_limits_the_downloads_cache() {
+    let env = Env::with_standard_share();
+    let (key, _) = env.trusted_key("ibex-updater", "allow_http = true\ndownload_cache_mb = 0\n");
+    env.publish(&key, &[]).assert_code(0);
+    let server = Server::start(&env.share);
+    let mirror = Mirror { env, server };
+    mirror
+        .run(&["install", "--version", "25.8.0"])
+        .assert_code(0);
+    mirror
+        .run(&["install", "--version", "26.2.0"])
+        .assert_code(0);
+    assert_eq!(fs::read_dir(mirror.downloads()).unwrap().count(), 2);
+}

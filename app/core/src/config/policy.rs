@@ -39,6 +39,9 @@ pub struct Policy {
     /// (a site whose proxy inspects TLS needs its own CA here).
     #[serde(default)]
     pub extra_ca_certs: Vec<PathBuf>,
+    /// The most the downloads cache of an HTTP mirror keeps, in megabytes, besides the archives
+    /// of the last install (default 2048).
+    pub download_cache_mb: Option<u64>,
     /// How often the logon check may run.
     pub check_interval_hours: Option<u32>,
     /// Whether the mismatch check runs at logon.
@@ -176,6 +179,9 @@ mod registry {
         }
         if let Some(v) = number("AllowUnsigned") {
             policy.allow_unsigned = Some(v != 0);
+        }
+        if let Some(v) = number("DownloadCacheMb") {
+            policy.download_cache_mb = Some(u64::from(v));
         }
         if let Some(v) = number("AllowHttp") {
             policy.allow_http = Some(v != 0);

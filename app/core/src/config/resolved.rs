@@ -153,6 +153,9 @@ impl Settings {
     }
 }
 
+/// What the downloads cache of an HTTP mirror may keep, in megabytes, when the policy says nothing.
+pub const DEFAULT_CACHE_MB: u64 = 2048;
+
 /// How long an HTTP mirror may keep the updater waiting for a connection or for the next bytes.
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -173,6 +176,10 @@ fn open_source(
             proxy: policy.proxy.clone().or_else(|| user.proxy.clone()),
             allow_http: policy.allow_http == Some(true),
             extra_ca_certs: policy.extra_ca_certs.clone(),
+            cache_limit: policy
+                .download_cache_mb
+                .unwrap_or(DEFAULT_CACHE_MB)
+                .saturating_mul(1 << 20),
             timeout: if http_timeout.is_zero() {
                 DEFAULT_HTTP_TIMEOUT
             } else {

@@ -60,6 +60,7 @@ pub fn download(
     if done.is_file() {
         if digest::of_file(&done)? == (wanted.size, wanted.sha256.to_string()) {
             tracing::info!("reusing the verified download {}", done.display());
+            mark_used(&done);
             progress.advance(wanted.size);
             return Ok(done);
         }
@@ -99,6 +100,62 @@ pub fn download(
     }
     crate::fsx::rename(&partial, &done)?;
     Ok(done)
+}
+
+/// Records that the archive at `path` was used now, so that pruning keeps the newest.
+fn mark_used(path: &Path) {
+    if let Err(e) = File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+    {
+        tracing::debug!("could not mark {} as used: {e}", path.display());
+    }
+}
+
+/// What the downloads cache keeps after an install: the archives it used (`in_use`, by SHA-256),
+/// the newest `previous` others (what a rollback to the install before would want), and no more
+/// than `limit` bytes in all, dropping the oldest first but never what is in use. Downloads
+/// left unfinished for over a day go too. Returns what was removed.
+pub fn prune(cache: &Path, in_use: &[String], previous: usize, limit: u64) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(cache) else {
+        return Vec::new();
+    };
+    let mut archives = Vec::new();
+    let mut removed = Vec::new();
+    let day_ago = std::time::SystemTime::now() - Duration::from_secs(86_400);
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = entry.metadata() else { continue };
+        let modified = meta.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(sha) = name.strip_suffix(".7z") {
+            let used = in_use.iter().any(|u| u == sha);
+            archives.push((used, modified, meta.len(), path));
+        } else if name.ends_with(".partial") && modified < day_ago {
+            removed.push(path);
+        }
+    }
+    // In use first, then newest first.
+    archives.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    let in_use_count = archives.iter().filter(|a| a.0).count();
+    let mut total = 0u64;
+    for (index, (used, _, len, path)) in archives.into_iter().enumerate() {
+        let wanted = used || index < in_use_count + previous;
+        if wanted && (used || total + len <= limit) {
+            total += len;
+        } else {
+            removed.push(path);
+        }
+    }
+    removed.retain(|path| match fs::remove_file(path) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("could not prune {}: {e}", path.display());
+            false
+        }
+    });
+    removed
 }
 
 /// The partial file, its length and the hash of what it holds.

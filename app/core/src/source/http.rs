@@ -33,6 +33,8 @@ pub struct HttpOptions {
     pub allow_http: bool,
     /// PEM files of certificate authorities trusted besides the system's.
     pub extra_ca_certs: Vec<PathBuf>,
+    /// The most the downloads cache keeps, in bytes, besides what the last install used.
+    pub cache_limit: u64,
     /// For connecting, and for each read: a stalled server counts as a dropped connection.
     pub timeout: Duration,
     pub retry: Retry,
@@ -288,6 +290,13 @@ impl ReleaseSource for HttpSource {
         let cached = self.cached(&url, size, sha256, progress)?;
         std::fs::copy(&cached, dest).map_err(UpdateError::io("copy", &cached))?;
         Ok(())
+    }
+
+    fn prune_cache(&self, in_use: &[String]) {
+        // Two components: the install before this one used at most two archives.
+        for path in download::prune(&self.options.cache, in_use, 2, self.options.cache_limit) {
+            tracing::info!("pruned {} from the downloads cache", path.display());
+        }
     }
 
     fn release_notes(&self, release: &ReleaseName) -> Option<String> {

@@ -76,6 +76,10 @@ pub trait ReleaseSource: Send + Sync + fmt::Debug {
         progress: &dyn Progress,
     ) -> Result<(), UpdateError>;
 
+    /// After an install that used the archives with these SHA-256s: let any cache the source
+    /// keeps go of what no install or rollback will want.
+    fn prune_cache(&self, _in_use: &[String]) {}
+
     /// The release's notes in Markdown, when the source publishes them.
     fn release_notes(&self, release: &ReleaseName) -> Option<String>;
 }

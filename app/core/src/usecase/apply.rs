@@ -29,7 +29,14 @@ pub fn install(
     if plan.is_empty() {
         return Ok(Report::default());
     }
-    install::install(root, source, &plan.kit_refs(), progress, options)
+    let report = install::install(root, source, &plan.kit_refs(), progress, options)?;
+    let in_use: Vec<String> = report
+        .changes
+        .iter()
+        .filter_map(|c| c.sha256.clone())
+        .collect();
+    source.prune_cache(&in_use);
+    Ok(report)
 }
 
 /// Puts back the previous version of `components`. Naming one component makes a missing
