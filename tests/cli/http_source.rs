@@ -736,14 +736,14 @@ impl ConnectProxy {
         thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let log = log.clone();
-                thread::spawn(move || tunnel(client, &log));
+                thread::spawn(move || tunnel(&client, &log));
             }
         });
         ConnectProxy { addr, tunnels }
     }
 }
 
-fn tunnel(client: TcpStream, log: &Mutex<Vec<String>>) {
+fn tunnel(client: &TcpStream, log: &Mutex<Vec<String>>) {
     let mut reader = BufReader::new(client.try_clone().unwrap());
     let mut request = String::new();
     if reader.read_line(&mut request).is_err() {

@@ -304,15 +304,18 @@ fn refuses_links_that_point_outside_the_install_folder() {
     );
 }
 
+/// An archive entry and what it holds.
+type Entry = (sevenz_rust2::ArchiveEntry, Vec<u8>);
+
 /// An archive entry that is a Unix symlink to `target`, as 7-Zip stores one.
-fn link(name: &str, target: &str) -> (sevenz_rust2::ArchiveEntry, Vec<u8>) {
+fn link(name: &str, target: &str) -> Entry {
     let mut entry = sevenz_rust2::ArchiveEntry::new_file(name);
     entry.has_windows_attributes = true;
     entry.windows_attributes = 0x8000 | (0o120_777 << 16);
     (entry, target.as_bytes().to_vec())
 }
 
-fn file(name: &str) -> (sevenz_rust2::ArchiveEntry, Vec<u8>) {
+fn file(name: &str) -> Entry {
     (
         sevenz_rust2::ArchiveEntry::new_file(name),
         b"written".to_vec(),
@@ -324,7 +327,7 @@ fn file(name: &str) -> (sevenz_rust2::ArchiveEntry, Vec<u8>) {
 /// through. Each archive is refused before anything is written, anywhere.
 #[test]
 fn refuses_every_link_so_no_entry_is_written_through_one() {
-    let cases: Vec<(&str, Vec<(sevenz_rust2::ArchiveEntry, Vec<u8>)>)> = vec![
+    let cases: Vec<(&str, Vec<Entry>)> = vec![
         (
             "a chain",
             vec![
