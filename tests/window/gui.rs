@@ -440,6 +440,7 @@ fn skipping_in_the_pop_up_is_remembered_for_that_release() {
         &ibex_updater_core::install::InstallOptions {
             hostname: "TEST".into(),
             lock_wait: Duration::from_secs(5),
+            sync: true,
         },
     )
     .unwrap();

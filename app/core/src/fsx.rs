@@ -5,6 +5,8 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::thread;
 use std::time::Duration;
 
 use crate::error::UpdateError;
@@ -141,6 +143,108 @@ pub fn sync_dir(dir: &Path) {
     let _ = File::open(dir).and_then(|d| d.sync_all());
     #[cfg(not(unix))]
     let _ = dir;
+}
+
+/// Makes files durable in the background while more are being written, so that an install's
+/// staged tree is on the disk before the swap commits, without waiting for each file in turn:
+/// each file handed over is synced by one of a few named threads, and [`Syncer::finish`] waits
+/// for them all.
+#[derive(Debug)]
+pub struct Syncer {
+    files: Option<mpsc::Sender<(File, PathBuf)>>,
+    workers: Vec<thread::JoinHandle<Result<(), UpdateError>>>,
+}
+
+impl Syncer {
+    /// Syncs on `threads` threads (a sync mostly waits for the disk, so a few overlap well).
+    pub fn start(threads: usize) -> Syncer {
+        let (tx, rx) = mpsc::channel::<(File, PathBuf)>();
+        let rx = Arc::new(Mutex::new(rx));
+        let workers = (0..threads.max(1))
+            .filter_map(|n| {
+                let rx = rx.clone();
+                thread::Builder::new()
+                    .name(format!("fsync-{n}"))
+                    .spawn(move || {
+                        let mut first_error = Ok(());
+                        loop {
+                            let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                            let Ok((file, path)) = next else {
+                                return first_error;
+                            };
+                            if let Err(e) = file.sync_all()
+                                && first_error.is_ok()
+                            {
+                                first_error = Err(UpdateError::io("sync", path)(e));
+                            }
+                        }
+                    })
+                    .ok()
+            })
+            .collect();
+        Syncer {
+            files: Some(tx),
+            workers,
+        }
+    }
+
+    /// Hands `file` (just written at `path`) over to be synced.
+    pub fn sync(&self, file: File, path: PathBuf) -> Result<(), UpdateError> {
+        match &self.files {
+            Some(files) if !self.workers.is_empty() => files
+                .send((file, path))
+                .map_err(|e| UpdateError::io("sync", e.0.1)(io::Error::other("no sync thread"))),
+            _ => file.sync_all().map_err(UpdateError::io("sync", path)),
+        }
+    }
+
+    /// Waits until every file handed over is synced.
+    pub fn finish(mut self) -> Result<(), UpdateError> {
+        drop(self.files.take());
+        let mut result = Ok(());
+        for worker in self.workers.drain(..) {
+            let outcome = worker.join().unwrap_or_else(|_| {
+                Err(UpdateError::io("sync", "the staged files")(
+                    io::Error::other("a sync thread panicked"),
+                ))
+            });
+            if result.is_ok() {
+                result = outcome;
+            }
+        }
+        result
+    }
+}
+
+/// Syncs every folder under `root` (and `root`), so that the names of the files in them are on
+/// the disk too. Windows cannot sync a folder, and journals its names itself.
+pub fn sync_folders(root: &Path) -> Result<(), UpdateError> {
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).map_err(UpdateError::io("list", &dir))? {
+            let entry = entry.map_err(UpdateError::io("list", &dir))?;
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                pending.push(entry.path());
+            }
+        }
+        #[cfg(unix)]
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(UpdateError::io("sync", &dir))?;
+    }
+    Ok(())
+}
+
+/// Syncs the files at `paths` that exist.
+pub fn sync_files(paths: &[PathBuf]) -> Result<(), UpdateError> {
+    for path in paths {
+        match File::options().write(true).open(path) {
+            Ok(file) => file.sync_all().map_err(UpdateError::io("sync", path))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(UpdateError::io("sync", path)(e)),
+        }
+    }
+    Ok(())
 }
 
 /// A folder that is removed, with everything in it, when the guard is dropped, unless

@@ -8,6 +8,7 @@
 //! read once), [`install`] (atomic installs with rollback), [`instrument`] (Channel Access and
 //! the instrument list), [`demo`] (the demo share and fleet), and [`usecase`] on top.
 
+pub mod archive;
 pub mod catalog;
 pub mod client;
 pub mod clock;

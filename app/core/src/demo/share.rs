@@ -243,6 +243,8 @@ fn preinstall(demo: &Demo) -> Result<(), UpdateError> {
     let options = InstallOptions {
         hostname: "DEMO-PC".into(),
         lock_wait: Duration::from_secs(5),
+        // The demo is regenerated if anything goes wrong; nothing to protect from a power cut.
+        sync: false,
     };
     for (component, release) in [
         (Component::IbexGui, "25.8.0"),

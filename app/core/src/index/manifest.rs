@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sevenz_rust2::{ArchiveReader, Password};
+use crate::archive;
 
 use super::FileEntry;
 use crate::client::version::Version;
@@ -21,7 +21,7 @@ pub fn of_archive(archive: &Path, version: &Version) -> Result<Vec<FileEntry>, U
         path: shown.clone(),
         detail: e.to_string(),
     };
-    let mut reader = ArchiveReader::open(archive, Password::empty()).map_err(corrupt)?;
+    let mut reader = archive::open(archive).map_err(corrupt)?;
     let mut files = BTreeMap::new();
     let mut failure = None;
     let result = reader.for_each_entries(|entry, data| {

@@ -11,10 +11,11 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Component as PathPart, Path, PathBuf};
 
-use sevenz_rust2::{ArchiveEntry, ArchiveReader, Password};
+use sevenz_rust2::ArchiveEntry;
 
 use crate::client::component::Component;
 use crate::error::UpdateError;
+use crate::fsx::Syncer;
 use crate::progress::{Progress, Stage};
 
 const CHUNK: usize = 1 << 18;
@@ -31,13 +32,14 @@ pub fn extract_7z(
     dest: &Path,
     component: Component,
     progress: &dyn Progress,
+    syncer: Option<&Syncer>,
 ) -> Result<u64, UpdateError> {
     let shown = archive.display().to_string();
     let corrupt = |e: sevenz_rust2::Error| UpdateError::CorruptArchive {
         path: shown.clone(),
         detail: describe(&e),
     };
-    let mut reader = ArchiveReader::open(archive, Password::empty()).map_err(corrupt)?;
+    let mut reader = crate::archive::open(archive).map_err(corrupt)?;
     // Check every entry before writing anything, so a hostile archive leaves nothing behind.
     for entry in &reader.archive().files {
         check_entry(entry).map_err(|reason| UpdateError::UnsafeArchiveEntry {
@@ -54,7 +56,9 @@ pub fn extract_7z(
     let mut buf = vec![0u8; CHUNK];
     let mut done = 0u64;
     let result = reader.for_each_entries(|entry, data| {
-        match write_entry(&shown, dest, entry, data, &mut buf, &mut done, progress) {
+        match write_entry(
+            &shown, dest, entry, data, &mut buf, &mut done, progress, syncer,
+        ) {
             Ok(()) => Ok(true),
             Err(e) => {
                 failure = Some(e);
@@ -79,6 +83,7 @@ fn write_entry(
     buf: &mut [u8],
     done: &mut u64,
     progress: &dyn Progress,
+    syncer: Option<&Syncer>,
 ) -> Result<(), UpdateError> {
     let unsafe_entry = |reason| UpdateError::UnsafeArchiveEntry {
         archive: archive.to_string(),
@@ -120,7 +125,11 @@ fn write_entry(
         *done += n as u64;
         progress.advance(*done);
     }
-    set_unix_mode(&path, entry)
+    set_unix_mode(&path, entry)?;
+    match syncer {
+        Some(syncer) => syncer.sync(out, path),
+        None => Ok(()),
+    }
 }
 
 /// Turns an archive entry name into a relative path that stays inside the destination.
@@ -153,7 +162,7 @@ pub fn safe_relative_path(name: &str) -> Result<PathBuf, &'static str> {
 }
 
 /// What every entry must be: a plain name inside the folder, and no link.
-fn check_entry(entry: &ArchiveEntry) -> Result<PathBuf, &'static str> {
+pub fn check_entry(entry: &ArchiveEntry) -> Result<PathBuf, &'static str> {
     if is_link(entry) {
         return Err("a link, and kits hold no links");
     }

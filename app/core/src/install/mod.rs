@@ -25,7 +25,7 @@ use crate::client::component::Component;
 use crate::client::version::{ClientVersion, ReleaseName, Version};
 use crate::client::version_file;
 use crate::error::UpdateError;
-use crate::fsx::Staging;
+use crate::fsx::{self, Staging, Syncer};
 use crate::progress::{Progress, Stage};
 use crate::release::{Kit, KitStatus};
 use crate::source::ReleaseSource;
@@ -37,6 +37,9 @@ pub struct InstallOptions {
     pub hostname: String,
     /// How long to wait for another updater working on the same install root.
     pub lock_wait: Duration,
+    /// Sync the staged tree to the disk before the swap, so that a power cut after the commit
+    /// cannot leave empty files in the installed client. Off only to measure what it costs.
+    pub sync: bool,
 }
 
 /// One component that changed version.
@@ -57,6 +60,9 @@ pub struct Report {
     pub recovered: Vec<String>,
     pub changes: Vec<Change>,
 }
+
+/// Files are synced on this many threads while the extraction goes on.
+const SYNC_THREADS: usize = 4;
 
 /// Takes the install lock and puts right anything an interrupted run left behind.
 pub fn lock_and_recover(
@@ -249,7 +255,8 @@ fn prepare(
 
     let tree = tx_dir.join(component.id());
     fs::create_dir_all(&tree).map_err(UpdateError::io("create", &tree))?;
-    extract::extract_7z(&archive, &tree, component, progress)?;
+    let syncer = options.sync.then(|| Syncer::start(SYNC_THREADS));
+    extract::extract_7z(&archive, &tree, component, progress, syncer.as_ref())?;
     fs::remove_file(&archive).map_err(UpdateError::io("remove", &archive))?;
     checkpoint::reach(&format!("extracted:{}", component.id()))?;
 
@@ -264,6 +271,17 @@ fn prepare(
         &root.component_dir(component),
         &options.hostname,
     )?;
+    if let Some(syncer) = syncer {
+        syncer.finish()?;
+        let written_after = [
+            version_file::VERSION_FILE,
+            version_file::BUILD_FILE,
+            INI_FILE,
+            HISTORY_FILE,
+        ];
+        fsx::sync_files(&written_after.map(|name| tree.join(name)))?;
+        fsx::sync_folders(&tree)?;
+    }
     checkpoint::reach(&format!("prepared:{}", component.id()))?;
     Ok((tree, sha256))
 }

@@ -15,6 +15,8 @@ pub fn options(lock_wait: Duration) -> InstallOptions {
     InstallOptions {
         hostname: gethostname::gethostname().to_string_lossy().into_owned(),
         lock_wait,
+        // Only the install benchmark turns this off, to measure what syncing costs.
+        sync: std::env::var_os("IBEX_UPDATER_BENCH_NO_SYNC").is_none(),
     }
 }
 
