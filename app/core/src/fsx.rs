@@ -151,14 +151,18 @@ pub fn sync_dir(dir: &Path) {
 /// for them all.
 #[derive(Debug)]
 pub struct Syncer {
-    files: Option<mpsc::Sender<(File, PathBuf)>>,
+    files: Option<mpsc::SyncSender<(File, PathBuf)>>,
     workers: Vec<thread::JoinHandle<Result<(), UpdateError>>>,
 }
 
 impl Syncer {
+    pub const QUEUE: usize = 128;
+
     /// Syncs on `threads` threads (a sync mostly waits for the disk, so a few overlap well).
+    /// At most [`Syncer::QUEUE`] files wait, open, for their turn: beyond that the writer waits,
+    /// so a large tree never runs out of file handles.
     pub fn start(threads: usize) -> Syncer {
-        let (tx, rx) = mpsc::channel::<(File, PathBuf)>();
+        let (tx, rx) = mpsc::sync_channel::<(File, PathBuf)>(Self::QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         let workers = (0..threads.max(1))
             .filter_map(|n| {
@@ -307,6 +311,21 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["settings.toml"]);
+    }
+
+    #[test]
+    fn the_syncer_takes_more_files_than_its_queue_and_waits_for_them_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let syncer = Syncer::start(2);
+        for n in 0..Syncer::QUEUE * 3 {
+            let path = dir.path().join(format!("f{n}"));
+            let mut file = File::create(&path).unwrap();
+            file.write_all(b"data").unwrap();
+            syncer.sync(file, path).unwrap();
+        }
+        syncer.finish().unwrap();
+        sync_folders(dir.path()).unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), Syncer::QUEUE * 3);
     }
 
     #[test]
