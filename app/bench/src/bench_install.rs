@@ -61,70 +61,91 @@ fn main() -> Result<()> {
     // The generated share has no signed index: a policy that allows that, for this run only.
     let policy = options.dir.join("policy.toml");
     fs::write(&policy, "allow_unsigned = true\n")?;
-    let synced = Updater {
+    let steady = Updater {
         exe: &updater,
         share: &share,
         policy: &policy,
         root: options.dir.join("updater-root"),
         sync: true,
     };
-    let unsynced = Updater {
-        root: options.dir.join("updater-root-unsynced"),
+    // Fresh installs (into an empty folder, so no superseded tree to delete, whose time varies
+    // with the disk) with and without syncing the staged tree: what syncing costs.
+    let fresh_synced = Updater {
+        root: options.dir.join("fresh-synced"),
+        ..steady.clone()
+    };
+    let fresh_unsynced = Updater {
+        root: options.dir.join("fresh-unsynced"),
         sync: false,
-        ..synced.clone()
+        ..steady.clone()
     };
     let baseline_dir = options.dir.join("baseline/Client_E4");
     let _ = fs::remove_dir_all(options.dir.join("baseline"));
-    // Steady state for all: a client already installed (and, for the updater, a previous
-    // version kept for rollback, which the timed install has to discard).
-    for updater in [&synced, &unsynced] {
-        let _ = fs::remove_dir_all(&updater.root);
-        for version in ["1.0.0", "1.0.1"] {
-            updater.install(version)?;
-        }
+    // Steady state for the updater and the baseline: a client already installed (and, for the
+    // updater, a previous version kept for rollback, which the timed install has to discard).
+    let _ = fs::remove_dir_all(&steady.root);
+    for version in ["1.0.0", "1.0.1"] {
+        steady.install(version)?;
     }
     extract_with_7z(seven_zip, &archive, &baseline_dir)?;
 
     let mut ours = Vec::new();
-    let mut ours_unsynced = Vec::new();
     let mut theirs = Vec::new();
+    let mut synced = Vec::new();
+    let mut unsynced = Vec::new();
     for round in 0..options.rounds {
         // Alternate between two releases so every timed install really replaces the client.
         let version = if round % 2 == 0 { "1.0.2" } else { "1.0.1" };
-        for (updater, times) in [(&synced, &mut ours), (&unsynced, &mut ours_unsynced)] {
+        settle()?;
+        let start = Instant::now();
+        steady.install(version)?;
+        ours.push(start.elapsed());
+
+        settle()?;
+        let (total, steps) = baseline(seven_zip, &archive, &tree, &baseline_dir)?;
+        theirs.push(total);
+
+        // Which fresh install goes first alternates, so that neither always follows the other.
+        let mut pair = [
+            (&fresh_synced, &mut synced),
+            (&fresh_unsynced, &mut unsynced),
+        ];
+        if round % 2 == 1 {
+            pair.reverse();
+        }
+        for (updater, times) in pair {
+            let _ = fs::remove_dir_all(&updater.root);
             settle()?;
             let start = Instant::now();
             updater.install(version)?;
             times.push(start.elapsed());
         }
-
-        settle()?;
-        let (total, steps) = baseline(seven_zip, &archive, &tree, &baseline_dir)?;
-        theirs.push(total);
         println!(
-            "round {}: updater {:.2}s (without syncing the staged tree {:.2}s); baseline {:.2}s (delete {:.2}s, 7z x {:.2}s, copy {:.2}s)",
+            "round {}: updater {:.2}s; baseline {:.2}s (delete {:.2}s, 7z x {:.2}s, copy {:.2}s); fresh install {:.2}s, without syncing {:.2}s",
             round + 1,
             ours[round].as_secs_f64(),
-            ours_unsynced[round].as_secs_f64(),
             total.as_secs_f64(),
             steps[0].as_secs_f64(),
             steps[1].as_secs_f64(),
-            steps[2].as_secs_f64()
+            steps[2].as_secs_f64(),
+            synced[round].as_secs_f64(),
+            unsynced[round].as_secs_f64(),
         );
     }
-    let (ours, unsynced, theirs) = (
-        median(&mut ours),
-        median(&mut ours_unsynced),
-        median(&mut theirs),
-    );
+    let (ours, theirs) = (median(&mut ours), median(&mut theirs));
+    let (synced, unsynced) = (median(&mut synced), median(&mut unsynced));
     println!(
-        "median of {} rounds: updater {:.2}s, baseline {:.2}s, ratio {:.2}; syncing the staged tree costs {:+.1}% ({:.2}s without)",
+        "median of {} rounds: updater {:.2}s, baseline {:.2}s, ratio {:.2}",
         options.rounds,
         ours.as_secs_f64(),
         theirs.as_secs_f64(),
         ours.as_secs_f64() / theirs.as_secs_f64(),
-        (ours.as_secs_f64() / unsynced.as_secs_f64() - 1.0) * 100.0,
-        unsynced.as_secs_f64()
+    );
+    println!(
+        "fresh install: {:.2}s, without syncing the staged tree {:.2}s: syncing costs {:+.1}%",
+        synced.as_secs_f64(),
+        unsynced.as_secs_f64(),
+        (synced.as_secs_f64() / unsynced.as_secs_f64() - 1.0) * 100.0
     );
     println!("machine load (1, 5, 15 min): {}", load_average());
     Ok(())
