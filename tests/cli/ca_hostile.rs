@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ibex_updater_core::instrument::ca::message::{MINOR_VERSION, Message, cmd};
+use ibex_updater_core::demo::ca_server::search_reply;
+use ibex_updater_core::instrument::ca::message::{Message, cmd};
 
 use crate::common::{Env, Run};
 
@@ -41,17 +42,7 @@ impl EchoFlood {
                 let Ok((len, from)) = udp.recv_from(&mut buf) else {
                     continue;
                 };
-                let Ok(messages) = Message::decode_datagram(&buf[..len]) else {
-                    continue;
-                };
-                let mut reply = Vec::new();
-                for m in messages.iter().filter(|m| m.command == cmd::SEARCH) {
-                    let mut payload = MINOR_VERSION.to_be_bytes().to_vec();
-                    payload.resize(8, 0);
-                    Message::new(cmd::SEARCH, port, 0, u32::MAX, m.param1)
-                        .with_payload(payload)
-                        .encode(&mut reply);
-                }
+                let reply = search_reply(&buf[..len], port, |_| true);
                 let _ = udp.send_to(&reply, from);
             }
         });

@@ -66,27 +66,34 @@ fn answer_searches(udp: &UdpSocket, tcp_port: u16, pvs: &HashMap<String, Value>)
         let Ok((len, from)) = udp.recv_from(&mut buf) else {
             continue;
         };
-        let Ok(messages) = Message::decode_datagram(&buf[..len]) else {
-            continue;
-        };
-        let mut reply = Vec::new();
-        for m in messages.iter().filter(|m| m.command == cmd::SEARCH) {
-            if pvs.contains_key(&m.payload_text()) {
-                if reply.is_empty() {
-                    Message::new(cmd::VERSION, 0, u32::from(MINOR_VERSION), 0, 0)
-                        .encode(&mut reply);
-                }
-                let mut payload = MINOR_VERSION.to_be_bytes().to_vec();
-                payload.resize(8, 0);
-                Message::new(cmd::SEARCH, tcp_port, 0, u32::MAX, m.param1)
-                    .with_payload(payload)
-                    .encode(&mut reply);
-            }
-        }
+        let reply = search_reply(&buf[..len], tcp_port, |pv| pvs.contains_key(pv));
         if !reply.is_empty() {
             let _ = udp.send_to(&reply, from);
         }
     }
+}
+
+/// The answer to a search datagram: for each PV that `serves` accepts, "ask me on `tcp_port`"
+/// (the server's own address, as `u32::MAX` tells clients). Empty when nothing is served or the
+/// datagram is garbled. Tests use it for servers that misbehave once found.
+pub fn search_reply(datagram: &[u8], tcp_port: u16, serves: impl Fn(&str) -> bool) -> Vec<u8> {
+    let Ok(messages) = Message::decode_datagram(datagram) else {
+        return Vec::new();
+    };
+    let mut reply = Vec::new();
+    for m in messages.iter().filter(|m| m.command == cmd::SEARCH) {
+        if serves(&m.payload_text()) {
+            if reply.is_empty() {
+                Message::new(cmd::VERSION, 0, u32::from(MINOR_VERSION), 0, 0).encode(&mut reply);
+            }
+            let mut payload = MINOR_VERSION.to_be_bytes().to_vec();
+            payload.resize(8, 0);
+            Message::new(cmd::SEARCH, tcp_port, 0, u32::MAX, m.param1)
+                .with_payload(payload)
+                .encode(&mut reply);
+        }
+    }
+    reply
 }
 
 fn serve_circuit(mut stream: TcpStream, pvs: &HashMap<String, Value>) {

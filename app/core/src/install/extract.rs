@@ -53,82 +53,87 @@ pub fn extract_7z(
     progress.stage(component, Stage::Extract, Some(total));
 
     let mut failure = None;
-    let mut buf = vec![0u8; CHUNK];
-    let mut done = 0u64;
-    let result = reader.for_each_entries(|entry, data| {
-        match write_entry(
-            &shown, dest, entry, data, &mut buf, &mut done, progress, syncer,
-        ) {
-            Ok(()) => Ok(true),
-            Err(e) => {
-                failure = Some(e);
-                Err(sevenz_rust2::Error::Other(Cow::Borrowed(
-                    "extraction stopped",
-                )))
-            }
+    let mut unpacker = Unpacker {
+        archive: &shown,
+        dest,
+        progress,
+        syncer,
+        buf: vec![0u8; CHUNK],
+        done: 0,
+    };
+    let result = reader.for_each_entries(|entry, data| match unpacker.write(entry, data) {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            failure = Some(e);
+            Err(sevenz_rust2::Error::Other(Cow::Borrowed(
+                "extraction stopped",
+            )))
         }
     });
     if let Some(e) = failure {
         return Err(e);
     }
     result.map_err(corrupt)?;
-    Ok(done)
+    Ok(unpacker.done)
 }
 
-fn write_entry(
-    archive: &str,
-    dest: &Path,
-    entry: &ArchiveEntry,
-    data: &mut dyn Read,
-    buf: &mut [u8],
-    done: &mut u64,
-    progress: &dyn Progress,
-    syncer: Option<&Syncer>,
-) -> Result<(), UpdateError> {
-    let unsafe_entry = |reason| UpdateError::UnsafeArchiveEntry {
-        archive: archive.to_string(),
-        entry: entry.name.clone(),
-        reason,
-    };
-    let relative = safe_relative_path(&entry.name).map_err(unsafe_entry)?;
-    let path = dest.join(&relative);
-    if entry.is_directory {
-        return fs::create_dir_all(&path).map_err(UpdateError::io("create", &path));
-    }
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(UpdateError::io("create", parent))?;
-    }
-    let read_failed = |e: io::Error| UpdateError::CorruptArchive {
-        path: archive.to_string(),
-        detail: format!("'{}' could not be decoded: {e}", entry.name),
-    };
-    check_entry(entry).map_err(unsafe_entry)?;
-    let mut out = match OpenOptions::new().write(true).create_new(true).open(&path) {
-        Ok(out) => out,
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            return Err(unsafe_entry("a name the archive has already written"));
-        }
-        Err(e) => return Err(UpdateError::io("create", &path)(e)),
-    };
-    loop {
-        let n = match data.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_failed(e)),
+/// Writes entries under `dest`, and counts what it has written.
+struct Unpacker<'a> {
+    /// The archive, for messages.
+    archive: &'a str,
+    dest: &'a Path,
+    progress: &'a dyn Progress,
+    syncer: Option<&'a Syncer>,
+    buf: Vec<u8>,
+    done: u64,
+}
+
+impl Unpacker<'_> {
+    fn write(&mut self, entry: &ArchiveEntry, data: &mut dyn Read) -> Result<(), UpdateError> {
+        let unsafe_entry = |reason| UpdateError::UnsafeArchiveEntry {
+            archive: self.archive.to_string(),
+            entry: entry.name.clone(),
+            reason,
         };
-        if progress.cancelled() {
-            return Err(UpdateError::Cancelled);
+        let path = self.dest.join(check_entry(entry).map_err(unsafe_entry)?);
+        if entry.is_directory {
+            return fs::create_dir_all(&path).map_err(UpdateError::io("create", &path));
         }
-        out.write_all(&buf[..n])
-            .map_err(UpdateError::io("write", &path))?;
-        *done += n as u64;
-        progress.advance(*done);
-    }
-    set_unix_mode(&path, entry)?;
-    match syncer {
-        Some(syncer) => syncer.sync(out, path),
-        None => Ok(()),
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(UpdateError::io("create", parent))?;
+        }
+        let mut out = match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(out) => out,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(unsafe_entry("a name the archive has already written"));
+            }
+            Err(e) => return Err(UpdateError::io("create", &path)(e)),
+        };
+        loop {
+            let n = match data.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(UpdateError::CorruptArchive {
+                        path: self.archive.to_string(),
+                        detail: format!("'{}' could not be decoded: {e}", entry.name),
+                    });
+                }
+            };
+            if self.progress.cancelled() {
+                return Err(UpdateError::Cancelled);
+            }
+            out.write_all(&self.buf[..n])
+                .map_err(UpdateError::io("write", &path))?;
+            self.done += n as u64;
+            self.progress.advance(self.done);
+        }
+        set_unix_mode(&path, entry)?;
+        match self.syncer {
+            Some(syncer) => syncer.sync(out, path),
+            None => Ok(()),
+        }
     }
 }
 
