@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use crate::common::{Env, GENIE, GUI};
+use crate::common::{Env, GENIE, GUI, Share};
 
 fn install(env: &Env, version: &str, component: &str) {
     env.run(&["install", "--version", version, "--component", component])
@@ -68,8 +68,8 @@ fn check_exit_code_is_the_worst_verdict() {
 #[test]
 fn check_recommends_when_the_minor_differs() {
     let env = Env::with_standard_share();
-    crate::common::Share::new(&env.share).add_kit("26.8.0", GUI, "1500");
-    crate::common::Share::new(&env.share).add_kit("26.8.0", GENIE, "1500");
+    Share::new(&env.share).add_kit("26.8.0", GUI, "1500");
+    Share::new(&env.share).add_kit("26.8.0", GENIE, "1500");
     install(&env, "26.2.1", GUI);
     install(&env, "26.2.2", GENIE);
     let run = env.run(&["check", "--json", "--server-version", "26.8.0"]);
@@ -107,6 +107,33 @@ fn development_client_build_is_reported_as_development() {
     let run = env.run(&["status", "--json", "--server-version", "26.2.0"]);
     assert_eq!(run.json()["components"][0]["installed"], "devel-1a2b3c4");
     assert_eq!(run.json()["components"][0]["verdict"], "development");
+}
+
+/// A nightly's VERSION.txt that holds no version at all is a development build, not an error.
+#[test]
+fn a_version_file_without_a_version_is_a_development_build() {
+    let env = Env::with_standard_share();
+    install(&env, "26.2.0", GUI);
+    fs::write(env.gui_dir().join("VERSION.txt"), "ECHO is on.\r\n").unwrap();
+    let run = env.run(&["status", "--json", "--server-version", "26.2.0"]);
+    run.assert_code(0);
+    assert_eq!(run.json()["components"][0]["installed"], "ECHO is on.");
+    assert_eq!(run.json()["components"][0]["verdict"], "development");
+}
+
+/// Release folders named with zero padding (`25.02.0`, as tags are) are the same releases.
+#[test]
+fn a_zero_padded_release_folder_is_found_and_installed() {
+    let env = Env::new();
+    let share = Share::new(&env.share);
+    share.add_kit("25.02.0", GUI, "1021");
+    let run = env.run(&["releases", "--json"]);
+    run.assert_code(0);
+    assert_eq!(run.json()["releases"][0]["name"], "25.2.0");
+    assert_eq!(run.json()["releases"][0]["kits"][0]["complete"], true);
+    env.run(&["install", "--version", "25.2.0", "--component", "ibex-gui"])
+        .assert_code(0);
+    assert_eq!(env.installed_version(GUI).as_deref(), Some("25.2.0"));
 }
 
 #[test]

@@ -160,7 +160,9 @@ fn clean(text: &str) -> &str {
     text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }
 
-/// What a client's VERSION.txt says: a release, or `devel-<sha>` from a development build.
+/// What a client's VERSION.txt says: a release, or a development build: `devel-<sha>`, or
+/// anything else that is not a version (a nightly's build script writes `ECHO is on.`), which
+/// is kept as it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientVersion {
     Release(Version),
@@ -180,7 +182,7 @@ impl fmt::Display for ClientVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientVersion::Release(v) => v.fmt(f),
-            ClientVersion::Development(sha) => write!(f, "devel-{sha}"),
+            ClientVersion::Development(text) => f.write_str(text),
         }
     }
 }
@@ -188,18 +190,20 @@ impl fmt::Display for ClientVersion {
 impl FromStr for ClientVersion {
     type Err = ParseVersionError;
 
+    /// The first word is the version (release files carry trailing spaces and CRLF); text that
+    /// is not a version is a development build. Only an empty file is an error.
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let text = clean(input);
-        if let Some(sha) = text.strip_prefix("devel-") {
-            if !sha.is_empty() && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Ok(ClientVersion::Development(sha.to_string()));
-            }
+        let Some(first) = text.split_whitespace().next() else {
             return Err(ParseVersionError {
                 input: input.to_string(),
-                reason: "a development build is written devel-<git sha>",
+                reason: "it is empty",
             });
-        }
-        text.parse().map(ClientVersion::Release)
+        };
+        Ok(match first.parse() {
+            Ok(version) => ClientVersion::Release(version),
+            Err(_) => ClientVersion::Development(text.to_string()),
+        })
     }
 }
 
@@ -349,14 +353,25 @@ mod tests {
     fn client_versions_include_development_builds() {
         assert_eq!(
             "devel-abc1234\r\n".parse::<ClientVersion>().unwrap(),
-            ClientVersion::Development("abc1234".into())
+            ClientVersion::Development("devel-abc1234".into())
         );
         assert_eq!(
-            "26.2.1".parse::<ClientVersion>().unwrap(),
+            "26.2.1 \r\n".parse::<ClientVersion>().unwrap(),
             ClientVersion::Release(v("26.2.1"))
         );
-        assert!("devel-".parse::<ClientVersion>().is_err());
-        assert!("devel-xyz!".parse::<ClientVersion>().is_err());
+        // A nightly's batch file writes this when the variable it echoes is unset.
+        let echo = "ECHO is on.\r\n".parse::<ClientVersion>().unwrap();
+        assert_eq!(echo, ClientVersion::Development("ECHO is on.".into()));
+        assert_eq!(echo.to_string(), "ECHO is on.");
+        assert!(" \r\n".parse::<ClientVersion>().is_err());
+    }
+
+    #[test]
+    fn zero_padded_versions_are_the_same_numbers() {
+        assert_eq!(v("25.02.0"), v("25.2.0"));
+        let padded: ReleaseName = "25.02.0".parse().unwrap();
+        assert_eq!(padded, "25.2.0".parse().unwrap());
+        assert_eq!(padded.to_string(), "25.2.0");
     }
 
     #[test]

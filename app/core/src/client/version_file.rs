@@ -104,10 +104,15 @@ mod tests {
     }
 
     #[test]
-    fn missing_file_is_none_and_garbage_is_a_named_error() {
+    fn missing_file_is_none_text_is_a_development_build_and_empty_is_a_named_error() {
         let dir = tempfile::tempdir().unwrap();
         assert!(read(dir.path()).unwrap().is_none());
         fs::write(dir.path().join(VERSION_FILE), "not a version").unwrap();
+        assert_eq!(
+            read(dir.path()).unwrap(),
+            Some(ClientVersion::Development("not a version".into()))
+        );
+        fs::write(dir.path().join(VERSION_FILE), " \r\n").unwrap();
         let err = read(dir.path()).unwrap_err();
         assert!(
             matches!(err, UpdateError::BadVersionFile { ref path, .. } if path.ends_with(VERSION_FILE))

@@ -50,6 +50,20 @@ impl ShareSource {
         self
     }
 
+    /// The folder of `release` as it is named on disk (`25.02.0` for 25.2.0), or by its name.
+    fn release_dir(&self, release: &ReleaseName) -> PathBuf {
+        let found = fs::read_dir(&self.root).ok().and_then(|entries| {
+            entries.flatten().find(|entry| {
+                entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.parse::<ReleaseName>().ok())
+                    .is_some_and(|name| &name == release)
+            })
+        });
+        found.map_or_else(|| self.root.join(release.to_string()), |entry| entry.path())
+    }
+
     /// The share's signed index, verified (signature, format, expiry, serial), if it has one.
     fn read_index(&self) -> Result<Option<ReleaseIndex>, UpdateError> {
         let Some(trust) = &self.trust else {
@@ -97,11 +111,10 @@ impl ShareSource {
         }
     }
 
-    fn read_kit(&self, release: &ReleaseName, component: Component) -> Option<Kit> {
-        let kit_dir = self
-            .root
-            .join(release.to_string())
-            .join(component.kit_dir());
+    /// The kit of `component` in the release folder `dir` (named as on disk, which may be
+    /// zero-padded: `25.02.0` is release 25.2.0).
+    fn read_kit(&self, release: &ReleaseName, dir: &Path, component: Component) -> Option<Kit> {
+        let kit_dir = dir.join(component.kit_dir());
         if !kit_dir.is_dir() {
             return None;
         }
@@ -187,7 +200,7 @@ impl ReleaseSource for ShareSource {
             }
             let kits = Component::ALL
                 .into_iter()
-                .filter_map(|component| self.read_kit(&name, component))
+                .filter_map(|component| self.read_kit(&name, &entry.path(), component))
                 .map(|kit| match &index {
                     Some(index) => vouch(kit, index),
                     None => kit,
@@ -228,7 +241,7 @@ impl ReleaseSource for ShareSource {
     }
 
     fn release_notes(&self, release: &ReleaseName) -> Option<String> {
-        let path = self.root.join(release.to_string()).join(RELEASE_NOTES);
+        let path = self.release_dir(release).join(RELEASE_NOTES);
         match fsx::read_file_capped(&path, fsx::cap::NOTES) {
             Ok(notes) => notes.map(|b| String::from_utf8_lossy(&b).into_owned()),
             Err(e) => {
