@@ -853,3 +853,29 @@ fn the_policy_limits_the_downloads_cache() {
         .assert_code(0);
     assert_eq!(fs::read_dir(mirror.downloads()).unwrap().count(), 2);
 }
+
+/// A CA file in the policy that does not hold a certificate, or is not there, is named (exit 2).
+#[test]
+fn a_policy_ca_file_that_is_not_a_certificate_is_named() {
+    for (what, content) in [("garbage", Some("not a certificate")), ("missing", None)] {
+        let env = Env::with_standard_share();
+        let ca_file = env.dir.path().join("proxy-ca.pem");
+        if let Some(content) = content {
+            fs::write(&ca_file, content).unwrap();
+        }
+        let extra = format!("extra_ca_certs = ['{}']\n", ca_file.display());
+        let (key, _) = env.trusted_key("ibex-updater", &extra);
+        env.publish(&key, &[]).assert_code(0);
+        let run = Run::from(
+            env.command_from("https://127.0.0.1:9/", &["releases"])
+                .output()
+                .unwrap(),
+        );
+        run.assert_code(2);
+        assert!(
+            run.stderr.contains("proxy-ca.pem") && run.stderr.contains("extra_ca_certs"),
+            "{what}: {}",
+            run.stderr
+        );
+    }
+}

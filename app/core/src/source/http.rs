@@ -188,12 +188,18 @@ pub fn client(
                 detail: "the file does not exist".into(),
             }
         })?;
-        roots.extend(reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            UpdateError::BadCaCert {
+        let certificates =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| UpdateError::BadCaCert {
                 path: path.clone(),
                 detail: e.to_string(),
-            }
-        })?);
+            })?;
+        if certificates.is_empty() {
+            return Err(UpdateError::BadCaCert {
+                path: path.clone(),
+                detail: "it holds no PEM certificate".into(),
+            });
+        }
+        roots.extend(certificates);
     }
     if !roots.is_empty() {
         builder = builder.tls_certs_merge(roots);
