@@ -21,9 +21,10 @@ fn status_json_has_the_documented_shape() {
         serde_json::json!({
             "server": {"version": "26.2.0.1234", "instrument": null},
             "components": [
-                {"component": "ibex-gui", "installed": "26.2.0.1234", "target": "26.2.1", "verdict": "update-available"},
-                {"component": "genie-python", "installed": null, "target": "26.2.2", "verdict": "not-installed"}
-            ]
+                {"component": "ibex-gui", "installed": "26.2.0.1234", "library": null, "target": "26.2.1", "verdict": "update-available"},
+                {"component": "genie-python", "installed": null, "library": null, "target": "26.2.2", "verdict": "not-installed"}
+            ],
+            "ipython_profile_pending": false
         })
     );
     // Key order is part of the contract people read.

@@ -16,5 +16,6 @@ mod numbers;
 mod packaging;
 mod policy;
 mod prompt;
+mod scripts_parity;
 mod self_update;
 mod signed_index;

@@ -109,6 +109,7 @@ fn msi_builds_with_wixl_and_carries_version_properties_and_upgrade_code() {
         ("ReleaseSource", "[RELEASE_SOURCE]"),
         ("Instrument", "[INSTRUMENT]"),
         ("InstallRoot", "[INSTALL_ROOT]"),
+        ("EpicsUtilsSource", "[EPICS_UTILS_SOURCE]"),
         ("AutoCheck", "#[AUTO_CHECK]"),
     ] {
         let row = registry

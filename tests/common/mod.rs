@@ -241,6 +241,9 @@ impl Env {
             self.dir.path().join("no-policy.toml"),
         )
         .env("IBEX_UPDATER_DATA_DIR", self.dir.path().join("data"))
+        // genie_python's per-user step writes into the user's profile: never the real one.
+        .env("HOME", self.home())
+        .env("USERPROFILE", self.home())
         .arg("--source")
         .arg(source)
         .arg("--install-root")
@@ -292,6 +295,11 @@ impl Env {
     /// Runs the updater against the release source at `source` instead of the share.
     pub fn run_from(&self, source: &str, args: &[&str]) -> Run {
         Run::from(self.command_from(source, args).output().unwrap())
+    }
+
+    /// The home folder the updater sees as the user's.
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
     }
 
     pub fn gui_dir(&self) -> PathBuf {

@@ -441,6 +441,7 @@ fn skipping_in_the_pop_up_is_remembered_for_that_release() {
             hostname: "TEST".into(),
             lock_wait: Duration::from_secs(5),
             sync: true,
+            epics_utils: None,
         },
     )
     .unwrap();

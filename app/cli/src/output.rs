@@ -2,11 +2,12 @@
 
 use ibex_updater_core::catalog::{Catalog, Verification};
 use ibex_updater_core::client::component::Component;
-use ibex_updater_core::install::Report;
+use ibex_updater_core::client::ipython_profile::{Applied, ProfileStep};
+use ibex_updater_core::install::{EpicsUtils, Report};
 use ibex_updater_core::instrument::link::InstrumentStatus;
 use ibex_updater_core::instrument::list::Instrument;
 use ibex_updater_core::release::{KitStatus, Release};
-use ibex_updater_core::usecase::status::{Status, target_version};
+use ibex_updater_core::usecase::status::{ComponentStatus, Status, target_version};
 use serde_json::{Value, json};
 
 use ibex_updater_core::config::resolved::Settings;
@@ -20,9 +21,11 @@ pub fn status_json(status: &Status, instrument: Option<&Instrument>) -> Value {
         "components": status.components.iter().map(|c| json!({
             "component": c.component.id(),
             "installed": c.installed.as_ref().map(|v| v.to_string()),
+            "library": c.library,
             "target": c.target.as_ref().map(|k| target_version(k).release().to_string()),
             "verdict": c.verdict.id(),
         })).collect::<Vec<_>>(),
+        "ipython_profile_pending": status.profile_pending,
     })
 }
 
@@ -59,7 +62,7 @@ pub fn status_text(
         .map(|c| {
             [
                 c.component.display_name().to_string(),
-                c.installed.as_ref().map_or("-".into(), |v| v.to_string()),
+                installed_text(c),
                 c.target.as_ref().map_or("-".into(), |k| {
                     format!("{} ({})", target_version(k), k.release)
                 }),
@@ -71,7 +74,51 @@ pub fn status_text(
         &["COMPONENT", "INSTALLED", "TARGET", "VERDICT"],
         &rows,
     ));
+    if status.profile_pending {
+        out.push_str(PROFILE_PENDING);
+        out.push('\n');
+    }
     out
+}
+
+const PROFILE_PENDING: &str = "\ngenie_python's IPython profile is not set up for you yet, so genie_python would start without g.; \
+     it is set up the next time you open IBEX Updater, or at your next logon check.";
+
+/// "26.8.0.1500", with genie_python's library version beside it when that differs.
+fn installed_text(c: &ComponentStatus) -> String {
+    let installed = c.installed.as_ref().map_or("-".into(), |v| v.to_string());
+    match &c.library {
+        Some(library) => format!("{installed} (library {library})"),
+        None => installed,
+    }
+}
+
+fn profile_text(step: &ProfileStep) -> Option<String> {
+    match step {
+        ProfileStep::Current | ProfileStep::Done(Applied::AlreadyCurrent) => None,
+        ProfileStep::Done(Applied::Created) => {
+            Some("Set up genie_python's IPython profile for this user".into())
+        }
+        ProfileStep::Done(Applied::Replaced { kept }) => Some(format!(
+            "Set up genie_python's IPython profile for this user (the previous config is kept as {})",
+            kept.display()
+        )),
+        ProfileStep::Pending { reason } => Some(format!(
+            "note: genie_python's IPython profile is not set up for this user: {reason}"
+        )),
+    }
+}
+
+fn profile_json(step: &ProfileStep) -> Value {
+    match step {
+        ProfileStep::Current => json!({"status": "current"}),
+        ProfileStep::Done(Applied::AlreadyCurrent) => json!({"status": "already-current"}),
+        ProfileStep::Done(Applied::Created) => json!({"status": "created"}),
+        ProfileStep::Done(Applied::Replaced { kept }) => {
+            json!({"status": "replaced", "kept": kept})
+        }
+        ProfileStep::Pending { reason } => json!({"status": "pending", "reason": reason}),
+    }
 }
 
 pub fn instruments_json(statuses: &[InstrumentStatus], last: Option<&str>) -> Value {
@@ -143,6 +190,7 @@ pub fn releases_json(catalog: &Catalog) -> Value {
                 "version": k.version.as_ref().map(|v| v.to_string()),
                 "complete": k.is_complete(),
                 "status": k.status.to_string(),
+                "linked_from": k.linked_from,
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
@@ -159,12 +207,30 @@ pub fn verification_text(verification: &Verification) -> String {
 pub fn releases_text(catalog: &Catalog) -> String {
     let cell = |r: &Release, c| match r.kit(c) {
         None => "-".to_string(),
-        Some(k) if k.status == KitStatus::Complete => k
-            .version
-            .as_ref()
-            .map_or_else(|| "?".into(), |v| v.to_string()),
-        Some(k) => format!("not installable: {}", k.status),
+        Some(k) => {
+            let shown = match (&k.status, &k.version) {
+                (KitStatus::Complete, Some(v)) => v.to_string(),
+                (KitStatus::Complete, None) => "?".into(),
+                (status, _) => format!("not installable: {status}"),
+            };
+            let marker = if k.linked_from.is_some() {
+                " (linked)"
+            } else {
+                ""
+            };
+            format!("{shown}{marker}")
+        }
     };
+    let linked: Vec<String> = catalog
+        .releases
+        .iter()
+        .rev()
+        .flat_map(|r| &r.kits)
+        .filter_map(|k| {
+            let from = k.linked_from.as_ref()?;
+            Some(format!("  {} {}: {from}\n", k.release, k.component))
+        })
+        .collect();
     let rows: Vec<[String; 3]> = catalog
         .releases
         .iter()
@@ -177,12 +243,17 @@ pub fn releases_text(catalog: &Catalog) -> String {
             ]
         })
         .collect();
-    format!(
+    let mut out = format!(
         "Releases in {} ({}):\n\n{}",
         catalog.location,
         verification_text(&catalog.verification),
         table(&["RELEASE", "IBEX GUI", "GENIE_PYTHON"], &rows)
-    )
+    );
+    if !linked.is_empty() {
+        out.push_str("\nLinked kits, and where they really are:\n");
+        out.extend(linked);
+    }
+    out
 }
 
 pub fn report_json(report: &Report, verb: &str) -> Value {
@@ -195,6 +266,8 @@ pub fn report_json(report: &Report, verb: &str) -> Value {
             "release": c.release.as_ref().map(|r| r.to_string()),
             "sha256": c.sha256,
         })).collect::<Vec<_>>(),
+        "epics_utils": report.epics_utils.as_ref().map(epics_utils_json),
+        "ipython_profile": report.ipython_profile.as_ref().map(profile_json),
     })
 }
 
@@ -213,7 +286,53 @@ pub fn report_text(report: &Report, verb: &str) -> String {
         }
         out.push('\n');
     }
+    let profile = report.ipython_profile.as_ref().and_then(profile_text);
+    if let Some(line) = profile {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    if let Some(line) = report.epics_utils.as_ref().map(epics_utils_text) {
+        out.push_str(&line);
+        out.push('\n');
+    }
     out
+}
+
+pub fn epics_utils_text(outcome: &EpicsUtils) -> String {
+    match outcome {
+        EpicsUtils::Mirrored(m) if m.is_unchanged() => format!(
+            "EPICS_UTILS already matches {} ({} files)",
+            m.source.display(),
+            m.files
+        ),
+        EpicsUtils::Mirrored(m) => format!(
+            "Mirrored EPICS_UTILS from {}: {} files, {} new or changed, {} removed",
+            m.source.display(),
+            m.files,
+            m.changed,
+            m.removed
+        ),
+        EpicsUtils::NotUpdated { reason, .. } => {
+            format!("warning: EPICS_UTILS was not updated (the client was): {reason}")
+        }
+    }
+}
+
+fn epics_utils_json(outcome: &EpicsUtils) -> Value {
+    match outcome {
+        EpicsUtils::Mirrored(m) => json!({
+            "status": if m.is_unchanged() { "unchanged" } else { "mirrored" },
+            "source": m.source,
+            "files": m.files,
+            "changed": m.changed,
+            "removed": m.removed,
+        }),
+        EpicsUtils::NotUpdated { source, reason } => json!({
+            "status": "not-updated",
+            "source": source,
+            "reason": reason,
+        }),
+    }
 }
 
 fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {

@@ -65,7 +65,7 @@ fn dispatch(cli: &Cli) -> Result<u8> {
         _ => {}
     }
     let settings = settings::resolve(cli)?;
-    let options = apply::options(settings::seconds("--lock-wait", cli.lock_wait)?);
+    let options = apply::options(&settings, settings::seconds("--lock-wait", cli.lock_wait)?);
     match command {
         Command::Check(args) if args.logon => window::logon_check(cli, &settings, &args.server),
         Command::Check(args) if args.prompt => window::prompt(cli, &settings, &args.server),

@@ -154,6 +154,8 @@ fn prompt_for(cli: &Cli, settings: &Settings, request: &ServerRequest) -> Result
 /// `check --prompt --logon`, which the MSI registers to run at every logon (see
 /// [`logon::decide`]); when it does not ask, it exits 0 quietly.
 pub fn logon_check(cli: &Cli, settings: &Settings, args: &ServerArgs) -> Result<u8> {
+    let profile = logon::catch_up_profile(settings);
+    tracing::info!("logon check: genie_python's IPython profile: {profile:?}");
     match logon::decide(
         settings,
         &args.request(),

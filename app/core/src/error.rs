@@ -32,6 +32,9 @@ pub enum UpdateError {
     #[error("cannot read the release source {location}: {cause}")]
     SourceUnreachable { location: String, cause: io::Error },
 
+    #[error("cannot read the EPICS_UTILS folder {path}: {cause}")]
+    EpicsUtilsUnreachable { path: PathBuf, cause: io::Error },
+
     #[error("release {release} is not in the release source")]
     NoSuchRelease { release: String },
 
@@ -288,6 +291,7 @@ impl UpdateError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             UpdateError::SourceUnreachable { .. }
+            | UpdateError::EpicsUtilsUnreachable { .. }
             | UpdateError::DownloadFailed { .. }
             | UpdateError::HttpStatus { .. }
             | UpdateError::UntrustedCertificate { .. } => ErrorKind::SourceUnreachable,

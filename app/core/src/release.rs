@@ -36,6 +36,23 @@ pub struct Kit {
     /// The archive's SHA-256 when the source vouches for one (a signed index does).
     pub sha256: Option<String>,
     pub status: KitStatus,
+    /// Files beside the archive that are installed with it ([`Component::kit_files`]).
+    pub files: Vec<KitFile>,
+    /// Where the kit really is, when the release folder reaches it through a link (a partial
+    /// release linking an older release's kit).
+    pub linked_from: Option<String>,
+}
+
+/// A file of the kit folder that is installed beside the unpacked archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KitFile {
+    /// Its name in the kit folder, which is also its path in the installed tree.
+    pub name: &'static str,
+    /// Relative to the source's root, with `/` separators.
+    pub path: String,
+    pub size: u64,
+    /// When the source vouches for it (a signed index lists it in the kit's manifest).
+    pub sha256: Option<String>,
 }
 
 impl Kit {

@@ -106,6 +106,10 @@ impl UpdaterApp {
         let ctx = ui.ctx().clone();
         if !self.started {
             self.started = true;
+            // The demo's client is not the user's: its setup stays out of their profile.
+            if !self.backend.is_demo() {
+                self.backend.catch_up_profile(&ctx);
+            }
             self.backend.load_instruments(&ctx);
             self.reload_overview(&ctx);
         } else if !self.first_frame_logged {
@@ -184,6 +188,7 @@ impl UpdaterApp {
                         Err(e) => self.notices.push(Notice::error("Updating IBEX Updater", &e)),
                     }
                 }
+                Reply::Profile(step) => self.notices.extend(Notice::profile(&step)),
                 Reply::Folder { field, path } => {
                     if let Some(path) = path {
                         self.settings_form.set_folder(field, &path);
@@ -198,6 +203,15 @@ impl UpdaterApp {
             JobKind::Install(_) => "The install",
             JobKind::Rollback(_) => "The rollback",
         };
+        // Shown after what happened to the client, which they never change.
+        let aside: Vec<Notice> = result.as_ref().map_or_else(
+            |_| Vec::new(),
+            |report| {
+                let profile = report.ipython_profile.as_ref().and_then(Notice::profile);
+                let epics_utils = report.epics_utils.as_ref().and_then(Notice::epics_utils);
+                profile.into_iter().chain(epics_utils).collect()
+            },
+        );
         match result {
             Ok(report) if report.changes.is_empty() => {
                 self.notices.push(Notice::success(
@@ -228,6 +242,7 @@ impl UpdaterApp {
             }
             Err(e) => self.notices.push(Notice::error(doing, &e)),
         }
+        self.notices.extend(aside);
     }
 
     /// The server version of the selected instrument, if it answered.

@@ -12,6 +12,7 @@ use eframe::egui;
 
 use ibex_updater_core::catalog::Catalog;
 use ibex_updater_core::client::component::Component;
+use ibex_updater_core::client::ipython_profile::{self, ProfileStep};
 use ibex_updater_core::client::version::Version;
 use ibex_updater_core::config::paths;
 use ibex_updater_core::config::resolved::Settings;
@@ -40,6 +41,8 @@ pub enum Reply {
     },
     /// The updater replaced its own binary (with this version), or why not.
     UpdaterReplaced(Result<String, UpdateError>),
+    /// genie_python's per-user step, caught up at start.
+    Profile(ProfileStep),
     /// A folder chosen in the native dialog, or none if it was cancelled.
     Folder {
         field: FolderField,
@@ -83,8 +86,8 @@ impl Backend {
         let (tx, rx) = channel();
         Backend {
             source: settings.source.clone(),
+            options: apply::options(&settings, Duration::from_secs(5)),
             settings,
-            options: apply::options(Duration::from_secs(5)),
             data_dir,
             tx,
             rx: Some(rx),
@@ -136,6 +139,17 @@ impl Backend {
         let settings = self.settings.clone();
         self.spawn(ctx, "gui-instruments", move || {
             Reply::Instruments(survey::instruments(&settings))
+        });
+    }
+
+    /// Does genie_python's per-user step if an install by another account left it pending.
+    pub fn catch_up_profile(&self, ctx: &egui::Context) {
+        let python = self
+            .settings
+            .install_root
+            .component_dir(Component::GeniePython);
+        self.spawn(ctx, "gui-ipython-profile", move || {
+            Reply::Profile(ipython_profile::catch_up(&python))
         });
     }
 

@@ -78,19 +78,32 @@ fn card(
                             .map_or_else(|| "not installed".to_string(), ToString::to_string),
                     );
                     ui.end_row();
+                    if let Some(library) = &component.library {
+                        ui.label("Library");
+                        ui.label(format!("genie_python {library}"))
+                            .on_hover_text("The genie_python package inside this kit is another version than the kit itself.");
+                        ui.end_row();
+                    }
                     // Without a server to match, the target is simply the newest release.
                     ui.label(if server.is_some() { "Needed" } else { "Newest" });
-                    ui.label(component.target.as_ref().map_or_else(
+                    let target = ui.label(component.target.as_ref().map_or_else(
                         || "no kit in the release source".to_string(),
                         |kit| {
                             let version = target_version(kit);
-                            if kit.release.suffix.is_some() {
+                            if kit.release.suffix.is_some() || kit.linked_from.is_some() {
                                 format!("{version} (from {})", kit.release)
                             } else {
                                 version.to_string()
                             }
                         },
                     ));
+                    let linked = component.target.as_ref().and_then(|kit| {
+                        let from = kit.linked_from.as_ref()?;
+                        Some(format!("Release {} links this kit from {from}", kit.release))
+                    });
+                    if let Some(text) = linked {
+                        target.on_hover_text(text);
+                    }
                     ui.end_row();
                 });
             ui.add_space(4.0);

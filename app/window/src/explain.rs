@@ -74,6 +74,7 @@ mod tests {
             installed: installed.map(|v| v.parse().unwrap()),
             target: None,
             verdict,
+            library: None,
         }
     }
 

@@ -4,7 +4,9 @@
 use eframe::egui::{self, RichText};
 
 use super::theme;
+use ibex_updater_core::client::ipython_profile::{Applied, ProfileStep};
 use ibex_updater_core::error::{ErrorKind, UpdateError};
+use ibex_updater_core::install::EpicsUtils;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
@@ -63,6 +65,45 @@ impl Notice {
             is_error: true,
             headline: format!("{doing} failed. {advice}{unchanged}"),
             detail: Some(error_chain(error)),
+        }
+    }
+
+    /// genie_python's per-user step, when it did something or could not.
+    pub fn profile(step: &ProfileStep) -> Option<Notice> {
+        match step {
+            ProfileStep::Current | ProfileStep::Done(Applied::AlreadyCurrent) => None,
+            ProfileStep::Done(Applied::Created) => Some(Notice::success(
+                "Set up genie_python's IPython profile for you.",
+            )),
+            ProfileStep::Done(Applied::Replaced { kept }) => Some(Notice::success(format!(
+                "Set up genie_python's IPython profile for you; your previous config is kept as {}.",
+                kept.display()
+            ))),
+            ProfileStep::Pending { reason } => Some(Notice {
+                is_error: true,
+                headline: "genie_python's IPython profile could not be set up for you, so genie_python may start without g.".into(),
+                detail: Some(reason.clone()),
+            }),
+        }
+    }
+
+    /// What the EPICS tools mirror did, when there is anything to say: a failure is shown beside
+    /// the client's install, which it never undoes.
+    pub fn epics_utils(outcome: &EpicsUtils) -> Option<Notice> {
+        match outcome {
+            EpicsUtils::Mirrored(m) if m.is_unchanged() => None,
+            EpicsUtils::Mirrored(m) => Some(Notice::success(format!(
+                "Updated EPICS_UTILS: {} new or changed files, {} removed.",
+                m.changed, m.removed
+            ))),
+            EpicsUtils::NotUpdated { source, reason } => Some(Notice {
+                is_error: true,
+                headline: format!(
+                    "EPICS_UTILS was not updated: {} could not be copied. The rest of the client was.",
+                    source.display()
+                ),
+                detail: Some(reason.clone()),
+            }),
         }
     }
 }

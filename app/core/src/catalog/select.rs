@@ -91,6 +91,8 @@ mod tests {
                     archive_size: None,
                     sha256: None,
                     status: status.clone(),
+                    files: Vec::new(),
+                    linked_from: None,
                 })
                 .collect(),
             name,

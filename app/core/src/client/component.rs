@@ -6,6 +6,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// genie_python's IPython config, at the top of its kit folder and of the installed `Python3`.
+pub const IPYTHON_CONFIG: &str = "ipython_config.py";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Component {
@@ -63,6 +66,15 @@ impl Component {
         match self {
             Component::IbexGui => &["ibex-client.exe", "ibex-client"],
             Component::GeniePython => &["python.exe", "bin/python3"],
+        }
+    }
+
+    /// Files that sit beside the archive at the top of the kit folder and are installed into the
+    /// tree with it (genie_python's IPython config, which its per-user step copies).
+    pub fn kit_files(self) -> &'static [&'static str] {
+        match self {
+            Component::IbexGui => &[],
+            Component::GeniePython => &[IPYTHON_CONFIG],
         }
     }
 

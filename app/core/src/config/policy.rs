@@ -42,6 +42,9 @@ pub struct Policy {
     /// The most the downloads cache of an HTTP mirror keeps, in megabytes, besides the archives
     /// of the last install (default 2048).
     pub download_cache_mb: Option<u64>,
+    /// The site's folder of EPICS command-line tools, mirrored to `<install root>/EPICS_UTILS`
+    /// after every client install.
+    pub epics_utils_source: Option<PathBuf>,
     /// How often the logon check may run.
     pub check_interval_hours: Option<u32>,
     /// Whether the mismatch check runs at logon.
@@ -109,12 +112,10 @@ impl Policy {
                 *field = None;
             }
         }
-        if self
-            .install_root
-            .as_ref()
-            .is_some_and(|p| p.as_os_str().is_empty())
-        {
-            self.install_root = None;
+        for path in [&mut self.install_root, &mut self.epics_utils_source] {
+            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                *path = None;
+            }
         }
         self.trusted_keys.retain(|k| !k.trim().is_empty());
         self
@@ -124,8 +125,11 @@ impl Policy {
 #[cfg(windows)]
 mod registry {
     //! `HKLM\Software\Policies\ISIS\IBEX Updater`: string values ReleaseSource, InstallRoot,
-    //! Instrument, CaAddrList, Proxy, PinnedRelease and TrustedKeys (one key per line); DWORD
-    //! values AllowUnsigned, AllowHttp, AutoCheck, CheckIntervalHours and UsersMayChangeSettings.
+    //! Instrument, CaAddrList, Proxy, PinnedRelease, EpicsUtilsSource, and TrustedKeys and
+    //! ExtraCaCerts (one per line); DWORD values AllowUnsigned, AllowHttp, DownloadCacheMb,
+    //! AutoCheck, CheckIntervalHours and UsersMayChangeSettings.
+    use std::path::PathBuf;
+
     use winreg::RegKey;
     use winreg::enums::HKEY_LOCAL_MACHINE;
 
@@ -157,6 +161,9 @@ mod registry {
         }
         if let Some(v) = text("Proxy") {
             policy.proxy = Some(v);
+        }
+        if let Some(v) = text("EpicsUtilsSource") {
+            policy.epics_utils_source = Some(v.into());
         }
         if let Some(v) = text("PinnedRelease") {
             policy.pinned_release = Some(v);

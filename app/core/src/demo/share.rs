@@ -245,6 +245,7 @@ fn preinstall(demo: &Demo) -> Result<(), UpdateError> {
         lock_wait: Duration::from_secs(5),
         // The demo is regenerated if anything goes wrong; nothing to protect from a power cut.
         sync: false,
+        epics_utils: None,
     };
     for (component, release) in [
         (Component::IbexGui, "25.8.0"),

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::archive;
 
@@ -14,8 +14,13 @@ use crate::client::version_file;
 use crate::digest;
 use crate::error::UpdateError;
 
-/// The files of `archive` plus the version files the updater writes for `version`.
-pub fn of_archive(archive: &Path, version: &Version) -> Result<Vec<FileEntry>, UpdateError> {
+/// The files of `archive`, the version files the updater writes for `version`, and `kit_files`
+/// (name in the tree, file on the share), which the updater copies in beside the archive.
+pub fn of_kit(
+    archive: &Path,
+    version: &Version,
+    kit_files: &[(&str, PathBuf)],
+) -> Result<Vec<FileEntry>, UpdateError> {
     let shown = archive.display().to_string();
     let corrupt = |e: sevenz_rust2::Error| UpdateError::CorruptArchive {
         path: shown.clone(),
@@ -53,6 +58,9 @@ pub fn of_archive(archive: &Path, version: &Version) -> Result<Vec<FileEntry>, U
             name.to_string(),
             digest::of_reader(&mut text.as_bytes()).map_err(UpdateError::io("hash", archive))?,
         );
+    }
+    for (name, path) in kit_files {
+        files.insert(name.to_string(), digest::of_file(path)?);
     }
     Ok(files
         .into_iter()

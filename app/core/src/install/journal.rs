@@ -12,11 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::component::Component;
 use crate::error::UpdateError;
 use crate::fsx::{self, rename, sync_dir, write_atomically};
 use crate::install::checkpoint;
-use crate::install::layout::InstallRoot;
+use crate::install::layout::{InstallRoot, Part};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -25,10 +24,11 @@ pub enum TxState {
     Committed,
 }
 
-/// One component's part in a swap.
+/// One folder's part in a swap.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Move {
-    pub component: Component,
+    #[serde(rename = "component")]
+    pub part: Part,
     /// The live folder (`<root>/Client_E4`).
     pub installed: PathBuf,
     /// The folder that replaces it: a staged tree, or for a rollback the previous version.
@@ -76,9 +76,9 @@ pub fn swap_in(root: &InstallRoot, journal: &Journal) -> Result<(), UpdateError>
         if m.had_old {
             rename(&m.installed, &m.aside)?;
         }
-        checkpoint::reach(&format!("swap:{}:old-aside", m.component.id()))?;
+        checkpoint::reach(&format!("swap:{}:old-aside", m.part.id()))?;
         rename(&m.incoming, &m.installed)?;
-        checkpoint::reach(&format!("swap:{}:new-in", m.component.id()))
+        checkpoint::reach(&format!("swap:{}:new-in", m.part.id()))
     });
     if let Err(e) = result {
         tracing::warn!("swap failed ({e}); putting the previous version back");
@@ -125,7 +125,7 @@ fn finish(journal: &Journal, tx_dir: &Path) -> Result<(), UpdateError> {
     for m in &journal.moves {
         if m.aside.exists() {
             if m.previous.exists() {
-                let discard = tx_dir.join(format!("{}.discard", m.component.id()));
+                let discard = tx_dir.join(format!("{}.discard", m.part.id()));
                 rename(&m.previous, &discard)?;
             }
             if let Some(parent) = m.previous.parent() {
@@ -133,7 +133,7 @@ fn finish(journal: &Journal, tx_dir: &Path) -> Result<(), UpdateError> {
             }
             rename(&m.aside, &m.previous)?;
         }
-        checkpoint::reach(&format!("previous-kept:{}", m.component.id()))?;
+        checkpoint::reach(&format!("previous-kept:{}", m.part.id()))?;
     }
     Ok(())
 }
@@ -147,7 +147,7 @@ pub fn recover(root: &InstallRoot) -> Result<Vec<String>, UpdateError> {
         let names = journal
             .moves
             .iter()
-            .map(|m| m.component.display_name())
+            .map(|m| m.part.to_string())
             .collect::<Vec<_>>()
             .join(" and ");
         let tx_dir = root.staging_dir().join(&journal.tx);

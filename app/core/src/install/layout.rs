@@ -3,6 +3,7 @@
 //! ```text
 //! <root>/Client_E4                  the installed IBEX GUI
 //! <root>/Python3                    the installed genie_python
+//! <root>/EPICS_UTILS                the site's EPICS command-line tools, when the policy names them
 //! <root>/.ibex-updater/lock         held while an install or rollback runs
 //! <root>/.ibex-updater/journal.json present only while a swap is in flight
 //! <root>/.ibex-updater/staging/<tx> downloads and extracted trees of one transaction
@@ -12,9 +13,65 @@
 //!
 //! The state folder sits inside the install root so that every rename is on one filesystem.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use crate::client::component::Component;
+
+/// A folder of the install root that a transaction swaps: a client component, or the EPICS
+/// tools mirrored beside them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Part {
+    IbexGui,
+    GeniePython,
+    EpicsUtils,
+}
+
+impl Part {
+    /// As in the journal and in test checkpoints (a component's id for the components).
+    pub fn id(self) -> &'static str {
+        match self.component() {
+            Some(component) => component.id(),
+            None => "epics-utils",
+        }
+    }
+
+    pub fn component(self) -> Option<Component> {
+        match self {
+            Part::IbexGui => Some(Component::IbexGui),
+            Part::GeniePython => Some(Component::GeniePython),
+            Part::EpicsUtils => None,
+        }
+    }
+
+    fn dir_name(self) -> &'static str {
+        match self.component() {
+            Some(component) => component.install_dir_name(),
+            None => "EPICS_UTILS",
+        }
+    }
+}
+
+impl From<Component> for Part {
+    fn from(component: Component) -> Part {
+        match component {
+            Component::IbexGui => Part::IbexGui,
+            Component::GeniePython => Part::GeniePython,
+        }
+    }
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.component() {
+            Some(component) => component.fmt(f),
+            None => f.write_str("EPICS_UTILS"),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct InstallRoot {
@@ -30,8 +87,8 @@ impl InstallRoot {
         &self.root
     }
 
-    pub fn component_dir(&self, component: Component) -> PathBuf {
-        self.root.join(component.install_dir_name())
+    pub fn component_dir(&self, part: impl Into<Part>) -> PathBuf {
+        self.root.join(part.into().dir_name())
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -55,9 +112,9 @@ impl InstallRoot {
         self.state_dir().join("staging")
     }
 
-    pub fn previous_dir(&self, component: Component) -> PathBuf {
+    pub fn previous_dir(&self, part: impl Into<Part>) -> PathBuf {
         self.state_dir()
             .join("previous")
-            .join(component.install_dir_name())
+            .join(part.into().dir_name())
     }
 }

@@ -10,6 +10,7 @@ mod fixups;
 pub mod journal;
 pub mod layout;
 mod lock;
+pub mod mirror;
 mod running;
 pub mod verify;
 
@@ -18,10 +19,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use fixups::{HISTORY_FILE, INI_FILE};
-pub use layout::InstallRoot;
+pub use layout::{InstallRoot, Part};
 pub use lock::InstallLock;
 
 use crate::client::component::Component;
+use crate::client::ipython_profile::ProfileStep;
 use crate::client::version::{ClientVersion, ReleaseName, Version};
 use crate::client::version_file;
 use crate::error::UpdateError;
@@ -40,6 +42,8 @@ pub struct InstallOptions {
     /// Sync the staged tree to the disk before the swap, so that a power cut after the commit
     /// cannot leave empty files in the installed client. Off only to measure what it costs.
     pub sync: bool,
+    /// The site's EPICS tools folder (policy `epics_utils_source`), mirrored after the client.
+    pub epics_utils: Option<PathBuf>,
 }
 
 /// One component that changed version.
@@ -59,6 +63,21 @@ pub struct Report {
     /// What the run found and put right from an earlier, interrupted one.
     pub recovered: Vec<String>,
     pub changes: Vec<Change>,
+    /// The EPICS_UTILS mirror, when the policy names a source for it.
+    pub epics_utils: Option<EpicsUtils>,
+    /// genie_python's per-user step for the user who ran the install.
+    pub ipython_profile: Option<ProfileStep>,
+}
+
+/// How the EPICS_UTILS mirror went. It never fails the client install it follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EpicsUtils {
+    Mirrored(mirror::MirrorReport),
+    /// Left as it was, and why.
+    NotUpdated {
+        source: PathBuf,
+        reason: String,
+    },
 }
 
 /// Files are synced on this many threads while the extraction goes on.
@@ -110,7 +129,12 @@ pub fn install(
         moves.push(component_move(root, kit.component, tree, staging.path()));
     }
     swap(root, staging, moves, progress)?;
-    Ok(Report { recovered, changes })
+    Ok(Report {
+        recovered,
+        changes,
+        epics_utils: None,
+        ipython_profile: None,
+    })
 }
 
 /// Puts back the previous version of each of `components` that has one. With `strict`, a
@@ -161,23 +185,29 @@ pub fn rollback(
         .map(|&c| component_move(root, c, root.previous_dir(c), staging.path()))
         .collect();
     swap(root, staging, moves, progress)?;
-    Ok(Report { recovered, changes })
+    Ok(Report {
+        recovered,
+        changes,
+        epics_utils: None,
+        ipython_profile: None,
+    })
 }
 
 fn component_move(
     root: &InstallRoot,
-    component: Component,
+    part: impl Into<Part>,
     incoming: PathBuf,
     tx_dir: &Path,
 ) -> Move {
-    let installed = root.component_dir(component);
+    let part = part.into();
+    let installed = root.component_dir(part);
     Move {
-        component,
+        part,
         had_old: installed.exists(),
         installed,
         incoming,
-        aside: tx_dir.join(format!("{}.old", component.id())),
-        previous: root.previous_dir(component),
+        aside: tx_dir.join(format!("{}.old", part.id())),
+        previous: root.previous_dir(part),
     }
 }
 
@@ -187,8 +217,8 @@ fn swap(
     moves: Vec<Move>,
     progress: &dyn Progress,
 ) -> Result<(), UpdateError> {
-    for m in &moves {
-        progress.stage(m.component, Stage::Swap, None);
+    for component in moves.iter().filter_map(|m| m.part.component()) {
+        progress.stage(component, Stage::Swap, None);
     }
     let mut journal = Journal {
         tx: staging
@@ -262,6 +292,9 @@ fn prepare(
 
     progress.stage(component, Stage::Verify, None);
     check_program(&tree, kit)?;
+    for file in &kit.files {
+        source.fetch_kit_file(file, &tree.join(file.name))?;
+    }
     check_version(&tree, &version, true)?;
     version_file::write(&tree, &version)?;
     check_version(&tree, &version, false)?;
@@ -279,7 +312,13 @@ fn prepare(
             INI_FILE,
             HISTORY_FILE,
         ];
-        fsx::sync_files(&written_after.map(|name| tree.join(name)))?;
+        let kit_files = kit.files.iter().map(|f| f.name);
+        let written_after: Vec<PathBuf> = written_after
+            .into_iter()
+            .chain(kit_files)
+            .map(|name| tree.join(name))
+            .collect();
+        fsx::sync_files(&written_after)?;
         fsx::sync_folders(&tree)?;
     }
     checkpoint::reach(&format!("prepared:{}", component.id()))?;

@@ -16,9 +16,9 @@ use crate::client::version::{ReleaseName, Version};
 use crate::error::UpdateError;
 use crate::fsx::{self, CappedRead};
 use crate::index::trust::Trust;
-use crate::index::{self, INDEX_FILE, ReleaseIndex, SIGNATURE_FILE};
+use crate::index::{self, INDEX_FILE, IndexKit, ReleaseIndex, SIGNATURE_FILE};
 use crate::progress::{NoProgress, Progress};
-use crate::release::{Kit, KitStatus, Release};
+use crate::release::{Kit, KitFile, KitStatus, Release};
 use crate::retry::{Attempt, GaveUp, Retry};
 
 #[derive(Debug, Clone)]
@@ -225,6 +225,26 @@ fn install_crypto_provider() {
     });
 }
 
+/// The kit files the index lists in a kit's manifest, fetched from beside its archive.
+fn listed_kit_files(kit: &IndexKit) -> Vec<KitFile> {
+    let Some(kit_dir) = kit.archive.strip_suffix(kit.component.archive_path()) else {
+        return Vec::new();
+    };
+    kit.component
+        .kit_files()
+        .iter()
+        .filter_map(|&name| {
+            let entry = kit.files.iter().find(|f| f.path == name)?;
+            Some(KitFile {
+                name,
+                path: format!("{kit_dir}{name}"),
+                size: entry.size,
+                sha256: Some(entry.sha256.clone()),
+            })
+        })
+        .collect()
+}
+
 impl ReleaseSource for HttpSource {
     fn location(&self) -> String {
         self.base.clone()
@@ -253,6 +273,8 @@ impl ReleaseSource for HttpSource {
                     archive_size: Some(k.size),
                     sha256: Some(k.sha256.clone()),
                     status: KitStatus::Complete,
+                    files: listed_kit_files(k),
+                    linked_from: None,
                 })
                 .collect();
             releases.push(Release { name, kits });

@@ -16,8 +16,8 @@ pub use share::ShareSource;
 use crate::catalog::Catalog;
 use crate::client::version::ReleaseName;
 use crate::error::UpdateError;
-use crate::progress::Progress;
-use crate::release::Kit;
+use crate::progress::{NoProgress, Progress};
+use crate::release::{Kit, KitFile};
 
 /// An archive being read from a source.
 pub struct ArchiveStream {
@@ -75,6 +75,18 @@ pub trait ReleaseSource: Send + Sync + fmt::Debug {
         dest: &Path,
         progress: &dyn Progress,
     ) -> Result<(), UpdateError>;
+
+    /// Puts a file of the kit folder at `dest`, checked against the size and SHA-256 the source
+    /// vouches for. Only a share read without a signed index (allowed by the policy) may copy
+    /// one that nothing vouches for.
+    fn fetch_kit_file(&self, file: &KitFile, dest: &Path) -> Result<(), UpdateError> {
+        let Some(sha256) = &file.sha256 else {
+            return Err(UpdateError::UnsignedSource {
+                location: self.location(),
+            });
+        };
+        self.fetch_file(&file.path, file.size, sha256, dest, &NoProgress)
+    }
 
     /// After an install that used the archives with these SHA-256s: let any cache the source
     /// keeps go of what no install or rollback will want.

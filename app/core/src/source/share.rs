@@ -5,8 +5,13 @@
 //! <root>/<X.Y.Z>[-suffix]/genie_python_3/{VERSION.txt, zips/Python.7z, COPY_COMPLETE.txt}
 //! <root>/<X.Y.Z>[-suffix]/RELEASE_NOTES.md   (optional)
 //! ```
+//!
+//! A partial release may reach an older release's kit through a symlink or a Windows junction:
+//! links are followed here (never when unpacking archives), and such a kit is that older
+//! release's, with its version, and says where it really is.
 
 use std::fs::{self, File};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use std::time::SystemTime;
@@ -14,13 +19,13 @@ use std::time::SystemTime;
 use crate::catalog::Catalog;
 use crate::client::component::Component;
 use crate::client::version::{ClientVersion, ReleaseName};
-use crate::client::version_file;
+use crate::client::{ipython_profile, version_file};
 use crate::error::UpdateError;
 use crate::fsx;
 use crate::index::trust::Trust;
 use crate::index::{self, INDEX_FILE, ReleaseIndex, SIGNATURE_FILE};
-use crate::progress::Progress;
-use crate::release::{Kit, KitStatus, Release};
+use crate::progress::{NoProgress, Progress};
+use crate::release::{Kit, KitFile, KitStatus, Release};
 use crate::source::{ArchiveStream, ReleaseSource};
 
 /// Written last by the release build: a kit without it was not fully copied.
@@ -118,6 +123,12 @@ impl ShareSource {
         if !kit_dir.is_dir() {
             return None;
         }
+        let linked = self.link_target(dir, &kit_dir);
+        // A linked kit must be the release it links to, which is older than this one.
+        let expected = linked
+            .as_ref()
+            .and_then(|(_, release)| release.clone())
+            .unwrap_or_else(|| release.clone());
         let archive = kit_dir.join(component.archive_path());
         let archive_size = fs::metadata(&archive)
             .ok()
@@ -125,7 +136,7 @@ impl ShareSource {
             .map(|m| m.len());
         let version = version_file::read(&kit_dir.join(component.version_dir()));
         let (version, status) = match version {
-            Ok(Some(ClientVersion::Release(v))) if v.same_release(&release.version) => {
+            Ok(Some(ClientVersion::Release(v))) if v.same_release(&expected.version) => {
                 (Some(v), KitStatus::Complete)
             }
             Ok(Some(other)) => (
@@ -151,7 +162,63 @@ impl ShareSource {
             archive_size,
             sha256: None,
             status,
+            files: kit_files(dir, component),
+            linked_from: linked.map(|(path, _)| shown(&path)),
         })
+    }
+
+    /// Where `kit_dir` really is, when a link inside the share leads elsewhere, with the
+    /// release folder it lies in (if it lies in one).
+    fn link_target(&self, dir: &Path, kit_dir: &Path) -> Option<(PathBuf, Option<ReleaseName>)> {
+        let real = fs::canonicalize(kit_dir).ok()?;
+        let nominal = fs::canonicalize(&self.root)
+            .ok()?
+            .join(dir.file_name()?)
+            .join(kit_dir.file_name()?);
+        if real == nominal {
+            return None;
+        }
+        let release = real
+            .parent()
+            .and_then(Path::file_name)
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.parse::<ReleaseName>().ok());
+        Some((real, release))
+    }
+}
+
+/// The component's kit files present in its kit folder under the release folder `dir`. Their
+/// sizes are read now; a file larger than any such file is, or not a file, is left out.
+fn kit_files(dir: &Path, component: Component) -> Vec<KitFile> {
+    let Some(release_dir) = dir.file_name().and_then(|n| n.to_str()) else {
+        return Vec::new();
+    };
+    component
+        .kit_files()
+        .iter()
+        .filter_map(|&name| {
+            let path = dir.join(component.kit_dir()).join(name);
+            let meta = fs::metadata(&path).ok().filter(|m| m.is_file())?;
+            if meta.len() > ipython_profile::CONFIG_CAP {
+                tracing::warn!("leaving out {}: it is too large", path.display());
+                return None;
+            }
+            Some(KitFile {
+                name,
+                path: format!("{release_dir}/{}/{name}", component.kit_dir()),
+                size: meta.len(),
+                sha256: None,
+            })
+        })
+        .collect()
+}
+
+/// A path for people: without the `\\?\` prefix that canonical paths carry on Windows.
+fn shown(path: &Path) -> String {
+    let text = path.display().to_string();
+    match text.strip_prefix(r"\\?\UNC\") {
+        Some(unc) => format!(r"\\{unc}"),
+        None => text.strip_prefix(r"\\?\").unwrap_or(&text).to_string(),
     }
 }
 
@@ -172,6 +239,20 @@ fn vouch(mut kit: Kit, index: &ReleaseIndex) -> Kit {
         Some(listed) => {
             kit.sha256 = Some(listed.sha256.clone());
             kit.archive_size = Some(listed.size);
+            kit.files.retain_mut(|file| {
+                let entry = listed.files.iter().find(|f| f.path == file.name);
+                match entry {
+                    Some(entry) => {
+                        file.size = entry.size;
+                        file.sha256 = Some(entry.sha256.clone());
+                    }
+                    None => tracing::warn!(
+                        "not installing {}: the signed index does not list it",
+                        file.path
+                    ),
+                }
+                entry.is_some()
+            });
         }
         None => kit.status = KitStatus::NotInIndex,
     }
@@ -238,6 +319,19 @@ impl ReleaseSource for ShareSource {
         };
         let shown = source.display().to_string();
         super::copy_and_hash(stream, &shown, dest, Some(size), Some(sha256), progress).map(drop)
+    }
+
+    fn fetch_kit_file(&self, file: &KitFile, dest: &Path) -> Result<(), UpdateError> {
+        let source = self.root.join(&file.path);
+        let opened = File::open(&source).map_err(self.unreachable())?;
+        // A file that grew past the size listed is cut one byte beyond it, and refused.
+        let stream = ArchiveStream {
+            reader: Box::new(opened.take(file.size.saturating_add(1))),
+            len: None,
+        };
+        let shown = source.display().to_string();
+        let sha256 = file.sha256.as_deref();
+        super::copy_and_hash(stream, &shown, dest, Some(file.size), sha256, &NoProgress).map(drop)
     }
 
     fn release_notes(&self, release: &ReleaseName) -> Option<String> {

@@ -1,26 +1,31 @@
 //! Installing a plan and rolling back, with the options every front end uses.
 
+use std::path::Path;
 use std::time::Duration;
 
 use crate::client::component::Component;
+use crate::client::ipython_profile;
+use crate::config::resolved::Settings;
 use crate::error::UpdateError;
-use crate::install::{self, InstallOptions, InstallRoot, Report};
+use crate::install::{self, EpicsUtils, InstallOptions, InstallRoot, Report, mirror};
 use crate::progress::Progress;
 use crate::source::ReleaseSource;
 use crate::usecase::plan::Plan;
 
-/// This machine's install options: its host name (written into the GUI's settings) and how long
-/// to wait for another updater working on the same install root.
-pub fn options(lock_wait: Duration) -> InstallOptions {
+/// This machine's install options: its host name (written into the GUI's settings), how long
+/// to wait for another updater working on the same install root, and the policy's EPICS tools.
+pub fn options(settings: &Settings, lock_wait: Duration) -> InstallOptions {
     InstallOptions {
         hostname: gethostname::gethostname().to_string_lossy().into_owned(),
         lock_wait,
         // Only the install benchmark turns this off, to measure what syncing costs.
         sync: std::env::var_os("IBEX_UPDATER_BENCH_NO_SYNC").is_none(),
+        epics_utils: settings.policy.epics_utils_source.clone(),
     }
 }
 
-/// Installs the plan's kits as one transaction; an empty plan changes nothing.
+/// Installs the plan's kits as one transaction (an empty plan changes nothing), then mirrors the
+/// EPICS tools when the policy names them, in a transaction of their own.
 pub fn install(
     source: &dyn ReleaseSource,
     root: &InstallRoot,
@@ -28,17 +33,37 @@ pub fn install(
     progress: &dyn Progress,
     options: &InstallOptions,
 ) -> Result<Report, UpdateError> {
-    if plan.is_empty() {
-        return Ok(Report::default());
-    }
-    let report = install::install(root, source, &plan.kit_refs(), progress, options)?;
-    let in_use: Vec<String> = report
-        .changes
-        .iter()
-        .filter_map(|c| c.sha256.clone())
-        .collect();
-    source.prune_cache(&in_use);
+    let mut report = if plan.is_empty() {
+        Report::default()
+    } else {
+        let report = install::install(root, source, &plan.kit_refs(), progress, options)?;
+        let in_use: Vec<String> = report
+            .changes
+            .iter()
+            .filter_map(|c| c.sha256.clone())
+            .collect();
+        source.prune_cache(&in_use);
+        report
+    };
+    report.ipython_profile = Some(ipython_profile::catch_up(
+        &root.component_dir(Component::GeniePython),
+    ));
+    report.epics_utils = options
+        .epics_utils
+        .as_deref()
+        .map(|from| mirror_epics_utils(root, from, options));
     Ok(report)
+}
+
+/// The client is installed whatever happens here: a failure is reported, not returned.
+fn mirror_epics_utils(root: &InstallRoot, from: &Path, options: &InstallOptions) -> EpicsUtils {
+    match mirror::mirror(root, from, options) {
+        Ok(report) => EpicsUtils::Mirrored(report),
+        Err(e) => EpicsUtils::NotUpdated {
+            source: from.to_path_buf(),
+            reason: e.to_string(),
+        },
+    }
 }
 
 /// Puts back the previous version of `components`. Naming one component makes a missing

@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use crate::client::component::Component;
+use crate::client::ipython_profile::{self, ProfileStep};
 use crate::clock::{from_unix_seconds, unix_seconds};
 use crate::config::resolved::Settings;
 use crate::fsx;
@@ -21,6 +23,15 @@ pub enum Logon {
     NoInstrument,
     /// Go on as `check --prompt` with this request.
     Ask(ServerRequest),
+}
+
+/// genie_python's per-user step, done at every logon whatever the policy says about checks: an
+/// install by IT or the MSI leaves it pending for each scientist, and their logon catches up.
+pub fn catch_up_profile(settings: &Settings) -> ProfileStep {
+    if settings.demo {
+        return ProfileStep::Current;
+    }
+    ipython_profile::catch_up(&settings.install_root.component_dir(Component::GeniePython))
 }
 
 /// Decides, and records the time of a check that goes ahead in `data_dir`.

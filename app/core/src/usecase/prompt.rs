@@ -138,7 +138,9 @@ mod tests {
                 installed: None,
                 target: None,
                 verdict,
+                library: None,
             }],
+            profile_pending: false,
         }
     }
 

@@ -10,6 +10,7 @@ use crate::index::{
     FORMAT, INDEX_FILE, IndexKit, IndexRelease, ReleaseIndex, SIGNATURE_FILE, UPDATER_DIR,
     UpdaterBuild, manifest, signature,
 };
+use crate::release::Kit;
 use crate::source::{ReleaseSource, ShareSource};
 
 #[derive(Debug, Clone)]
@@ -52,7 +53,7 @@ pub fn publish(options: &PublishOptions, now: SystemTime) -> Result<ReleaseIndex
                 size,
                 sha256,
                 version: version.to_string(),
-                files: manifest::of_archive(&archive, version)?,
+                files: manifest::of_kit(&archive, version, &kit_files(&options.share, kit))?,
             });
         }
         if !kits.is_empty() {
@@ -84,6 +85,14 @@ pub fn publish(options: &PublishOptions, now: SystemTime) -> Result<ReleaseIndex
     crate::fsx::write_atomically(&options.out.join(SIGNATURE_FILE), signature.as_bytes())?;
     crate::fsx::write_atomically(&options.out.join(INDEX_FILE), json.as_bytes())?;
     Ok(index)
+}
+
+/// The kit's files beside its archive, by their name in the installed tree.
+fn kit_files(share: &Path, kit: &Kit) -> Vec<(&'static str, PathBuf)> {
+    kit.files
+        .iter()
+        .map(|f| (f.name, share.join(&f.path)))
+        .collect()
 }
 
 /// Every `Updater/<version>/<target>/ibex-updater[.exe]` on the share.

@@ -6,6 +6,7 @@ use crate::client::component::Component;
 use crate::client::verdict::{Verdict, judge};
 use crate::client::version::{ClientVersion, Version};
 use crate::client::version_file;
+use crate::client::{genie_library, ipython_profile};
 use crate::error::UpdateError;
 use crate::install::InstallRoot;
 use crate::release::{Kit, Release};
@@ -16,12 +17,16 @@ pub struct ComponentStatus {
     pub installed: Option<ClientVersion>,
     pub target: Option<Kit>,
     pub verdict: Verdict,
+    /// genie_python's library version, when it is not the kit's release.
+    pub library: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Status {
     pub server: Option<Version>,
     pub components: Vec<ComponentStatus>,
+    /// genie_python's per-user step has not been done for the current user yet.
+    pub profile_pending: bool,
 }
 
 impl Status {
@@ -46,20 +51,28 @@ pub fn evaluate(
         .into_iter()
         .map(|component| {
             let target = select_target(releases, component, &request)?.cloned();
-            let installed = version_file::installed(&root.component_dir(component));
+            let dir = root.component_dir(component);
+            let installed = version_file::installed(&dir);
             let target_version = target.as_ref().map(target_version);
             let verdict = judge(installed.as_ref(), server, target_version.as_ref());
+            let library = (component == Component::GeniePython)
+                .then(|| genie_library::differing(&dir, installed.as_ref()))
+                .flatten();
             Ok(ComponentStatus {
                 component,
                 installed,
                 target,
                 verdict,
+                library,
             })
         })
         .collect::<Result<_, UpdateError>>()?;
+    let python = root.component_dir(Component::GeniePython);
     Ok(Status {
         server: server.cloned(),
         components,
+        profile_pending: ipython_profile::current_home()
+            .is_some_and(|home| ipython_profile::is_pending(&python, &home)),
     })
 }
 
