@@ -24,6 +24,9 @@ install -D -s -m 755 "$binary" "$pkg/usr/bin/ibex-updater"
 install -D -m 644 "$root/packaging/linux/ibex-updater.desktop" "$pkg/usr/share/applications/ibex-updater.desktop"
 install -D -m 644 "$root/assets/ibex-updater.svg" "$pkg/usr/share/icons/hicolor/scalable/apps/ibex-updater.svg"
 install -D -m 644 "$root/assets/ibex-updater.png" "$pkg/usr/share/icons/hicolor/256x256/apps/ibex-updater.png"
+# "IBEX": the GUI started through the updater, which checks the client first.
+install -D -m 644 "$root/packaging/linux/ibex.desktop" "$pkg/usr/share/applications/ibex.desktop"
+install -D -m 644 "$root/assets/ibex.png" "$pkg/usr/share/icons/hicolor/256x256/apps/ibex.png"
 install -D -m 644 "$root/README.md" "$pkg/usr/share/doc/ibex-updater/README.md"
 install -D -m 644 "$root/CHANGELOG.md" "$pkg/usr/share/doc/ibex-updater/CHANGELOG.md"
 cat > "$pkg/usr/share/doc/ibex-updater/copyright" <<COPYRIGHT

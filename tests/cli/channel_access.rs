@@ -19,7 +19,7 @@ use ibex_updater_core::instrument::list::decode_instlist;
 
 const FLEET: usize = 61;
 
-fn python() -> Option<PathBuf> {
+pub(crate) fn python() -> Option<PathBuf> {
     let candidate = std::env::var_os("IBEX_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::common::workspace_root().join("target/ca-venv/bin/python"));
@@ -53,7 +53,7 @@ fn free_port() -> u16 {
 
 /// A CA server process in its own process group, killed with everything it started on drop.
 /// It holds the repeater port, so that no peer spawns a repeater daemon that outlives the test.
-struct Peer {
+pub(crate) struct Peer {
     child: Child,
     /// Everything the peer printed.
     output: Arc<Mutex<Vec<String>>>,
@@ -114,7 +114,7 @@ impl Peer {
         peer
     }
 
-    fn python(python: &PathBuf, kind: &str, extra: &[&str]) -> Peer {
+    pub(crate) fn python(python: &PathBuf, kind: &str, extra: &[&str]) -> Peer {
         let script = crate::common::workspace_root().join("tests/peers/fleet_ioc.py");
         let mut command = Command::new(python);
         command
@@ -137,7 +137,7 @@ impl Peer {
         )
     }
 
-    fn env(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
         ca_env(self.port, self.repeater_port)
     }
 }

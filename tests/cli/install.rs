@@ -617,3 +617,72 @@ fn refuses_a_kit_that_unpacks_without_its_program() {
         println!("{what}: refused");
     }
 }
+
+/// The scripts wipe `Client_E4`; an install carries the GUI's state over, reports files edited by
+/// hand (by the old version's manifest), and a rollback brings back the old tree as it was.
+#[test]
+fn an_install_keeps_the_users_gui_state_and_reports_hand_edits() {
+    let env = Env::with_standard_share();
+    let (key, _) = env.trusted_key("release", "");
+    env.publish(&key, &[]).assert_code(0);
+    env.run(&["install", "--version", "26.2.0", "--component", "ibex-gui"])
+        .assert_code(0);
+    let prefs = "configuration/.settings/uk.ac.stfc.isis.ibex.instrument.prefs";
+    for (file, text) in [
+        (prefs, "preferences/initialName=LARMOR\n"),
+        ("workspace/logs/client.log", "yesterday's log\n"),
+        (
+            "configuration/config.ini",
+            "osgi 26.2.0\nextra.ca.addresses=130.246.49.255\n",
+        ),
+    ] {
+        let path = env.gui_dir().join(file);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    let run = env.run(&[
+        "install",
+        "--json",
+        "--version",
+        "26.2.1",
+        "--component",
+        "ibex-gui",
+    ]);
+    run.assert_code(0);
+    let report = run.json();
+    assert_eq!(
+        report["edited"],
+        serde_json::json!([{"component": "ibex-gui", "files": ["configuration/config.ini"]}])
+    );
+    assert_eq!(env.installed_version(GUI).as_deref(), Some("26.2.1"));
+    let gui = env.gui_dir();
+    assert_eq!(
+        fs::read_to_string(gui.join(prefs)).unwrap(),
+        "preferences/initialName=LARMOR\n"
+    );
+    assert_eq!(
+        fs::read_to_string(gui.join("workspace/logs/client.log")).unwrap(),
+        "yesterday's log\n"
+    );
+    assert_eq!(
+        fs::read_to_string(gui.join("configuration/config.ini")).unwrap(),
+        "osgi 26.2.1\n",
+        "the new version's own file"
+    );
+    let text = env.run(&["verify", "--component", "ibex-gui"]);
+    text.assert_code(0);
+
+    fs::write(gui.join(prefs), "preferences/initialName=MERLIN\n").unwrap();
+    env.run(&["rollback", "--component", "ibex-gui"])
+        .assert_code(0);
+    assert_eq!(
+        fs::read_to_string(gui.join(prefs)).unwrap(),
+        "preferences/initialName=LARMOR\n"
+    );
+    assert!(
+        fs::read_to_string(gui.join("configuration/config.ini"))
+            .unwrap()
+            .contains("extra.ca.addresses")
+    );
+}

@@ -12,6 +12,7 @@ mod crash;
 mod front_ends_agree;
 mod http_source;
 mod install;
+mod launch;
 mod numbers;
 mod packaging;
 mod policy;

@@ -55,11 +55,9 @@ fn msi_builds_with_wixl_and_carries_version_properties_and_upgrade_code() {
         dir.path().join("ibex-updater.exe"),
     )
     .unwrap();
-    std::fs::copy(
-        root.join("assets/ibex-updater.ico"),
-        dir.path().join("ibex-updater.ico"),
-    )
-    .unwrap();
+    for icon in ["ibex-updater.ico", "ibex.ico", "genie_python.ico"] {
+        std::fs::copy(root.join("assets").join(icon), dir.path().join(icon)).unwrap();
+    }
     let out = Command::new("wixl")
         .current_dir(dir.path())
         .args(["-a", "x64", "-D"])
@@ -69,6 +67,10 @@ fn msi_builds_with_wixl_and_carries_version_properties_and_upgrade_code() {
             "BinaryPath=ibex-updater.exe",
             "-D",
             "IconPath=ibex-updater.ico",
+            "-D",
+            "IbexIconPath=ibex.ico",
+            "-D",
+            "GenieIconPath=genie_python.ico",
         ])
         .args(["-o", "ibex-updater.msi", "main.wxs"])
         .output()
@@ -148,4 +150,76 @@ fn msi_builds_with_wixl_and_carries_version_properties_and_upgrade_code() {
         "{shortcut}"
     );
     assert!(export(&msi, "File").contains("ibex-updater.exe"));
+
+    // IBEX is started through the updater: "IBEX" in the Start menu and on the desktop runs
+    // `launch` with the IBEX icon; "genie_python" runs genie_python.bat under the install root.
+    let shortcuts = rows(&shortcut);
+    let find = |id: &str| {
+        shortcuts
+            .iter()
+            .find(|r| r[0] == id)
+            .unwrap_or_else(|| panic!("no shortcut {id} in {shortcuts:?}"))
+    };
+    for (id, folder) in [
+        ("IbexShortcut", "ProgramMenuFolder"),
+        ("IbexDesktop", "DesktopFolder"),
+    ] {
+        let row = find(id);
+        assert_eq!(
+            (
+                row[1].as_str(),
+                row[2].as_str(),
+                row[4].as_str(),
+                row[5].as_str()
+            ),
+            (folder, "IBEX", "[INSTALLDIR]ibex-updater.exe", "launch")
+        );
+        assert_eq!(row[8], "IbexIcon");
+    }
+    let genie = find("GeniePythonShortcut");
+    assert_eq!(
+        (genie[2].as_str(), genie[4].as_str(), genie[8].as_str()),
+        (
+            "genie_python",
+            "[GENIE_PYTHON_DIR]genie_python.bat",
+            "GeniePythonIcon"
+        )
+    );
+    assert_eq!(
+        value("GENIE_PYTHON_DIR").as_deref(),
+        Some(r"C:\Instrument\Apps\Python3\")
+    );
+
+    // DESKTOP_SHORTCUT=0 and GENIE_SHORTCUT=0 remove the features that hold those shortcuts,
+    // before the install decides what to install; uninstalling removes every shortcut with its
+    // component.
+    let actions = rows(&export(&msi, "CustomAction"));
+    let action = |id: &str| {
+        actions
+            .iter()
+            .find(|r| r[0] == id)
+            .map(|r| (r[2].clone(), r[3].clone()))
+    };
+    assert_eq!(
+        action("NoDesktopShortcut"),
+        Some(("REMOVE".into(), "DesktopShortcut".into()))
+    );
+    assert_eq!(
+        action("NoShortcuts"),
+        Some(("REMOVE".into(), "DesktopShortcut,GenieShortcut".into()))
+    );
+    let sequence = export(&msi, "InstallExecuteSequence");
+    assert!(
+        sequence.contains(r#"NoDesktopShortcut	NOT Installed AND DESKTOP_SHORTCUT = "0" AND GENIE_SHORTCUT <> "0""#),
+        "{sequence}"
+    );
+    let features = export(&msi, "FeatureComponents");
+    assert!(
+        features.contains("DesktopShortcut	IbexDesktopShortcut"),
+        "{features}"
+    );
+    assert!(
+        features.contains("GenieShortcut	GenieStartMenuShortcut"),
+        "{features}"
+    );
 }

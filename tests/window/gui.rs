@@ -208,6 +208,44 @@ fn install_matching_client_shows_progress_then_completion_and_rolls_back() {
     );
 }
 
+/// Once the client matches, the main action starts the GUI on the instrument picked, pointing
+/// its preference there first: the window doubles as the instrument switcher.
+// The demo's stand-in GUI is a shell script; on Windows its kits hold no runnable GUI.
+#[cfg(unix)]
+#[test]
+fn a_matching_client_starts_the_gui_on_the_instrument_picked() {
+    let demo = Demo::new();
+    let mut harness = harness(UpdaterApp::new(demo.backend()));
+    pick(&mut harness, "LARMOR");
+    click_button(&mut harness, "Install matching client");
+    step_until(&mut harness, "the install to finish", |h| {
+        has_label(h, "Your IBEX GUI 26.2.1 matches LARMOR")
+    });
+    click_button(&mut harness, "Start IBEX GUI on LARMOR");
+    step_until(&mut harness, "the start", |h| {
+        has_label(h, "Started the IBEX GUI.")
+    });
+    let client = InstallRoot::new(demo.install_root()).component_dir(Component::IbexGui);
+    let preference = std::fs::read_to_string(
+        client.join("configuration/.settings/uk.ac.stfc.isis.ibex.instrument.prefs"),
+    )
+    .unwrap();
+    assert!(
+        preference.contains("preferences/initialName=LARMOR"),
+        "{preference}"
+    );
+    assert!(
+        preference.contains("preferences/initialPV=IN\\:LARMOR\\:"),
+        "{preference}"
+    );
+    let log = client.join("workspace/stand-in.log");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("started on LARMOR")) {
+        assert!(Instant::now() < deadline, "the stand-in GUI never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn cancel_leaves_the_installed_client_exactly_as_it_was() {
     let demo = Demo::new();
@@ -364,6 +402,15 @@ fn every_control_is_reachable_with_the_keyboard() {
 }
 
 fn prompt_harness(demo: &Demo, memory: &Path, server: &str) -> Harness<'static, PromptApp> {
+    prompt_harness_with(demo, memory, server, |app| app)
+}
+
+fn prompt_harness_with(
+    demo: &Demo,
+    memory: &Path,
+    server: &str,
+    adjust: impl FnOnce(PromptApp) -> PromptApp,
+) -> Harness<'static, PromptApp> {
     let catalog = ShareSource::new(demo.share()).read_catalog().unwrap();
     let status = status::evaluate(
         &demo.settings.install_root,
@@ -381,8 +428,9 @@ fn prompt_harness(demo: &Demo, memory: &Path, server: &str) -> Harness<'static, 
         Duration::from_secs(3600),
         memory.to_path_buf(),
     );
+    let app = adjust(app);
     Harness::builder()
-        .with_size([520.0, 220.0])
+        .with_size([560.0, 320.0])
         .wgpu()
         .build_ui_state(|ui, app: &mut PromptApp| app.show(ui), app)
 }
@@ -415,6 +463,50 @@ fn the_pop_up_offers_no_skip_for_a_major_mismatch_and_updates_now() {
     );
     click_button(&mut harness, "Close");
     assert_eq!(outcome.take(), PromptOutcome::Updated);
+}
+
+/// Opened by `launch`: what the update installs and fetches, the notes behind a toggle, and
+/// after "Update now" the offer to start the GUI.
+#[test]
+fn the_launch_pop_up_says_what_it_installs_and_offers_to_start_the_gui_after() {
+    let demo = Demo::new();
+    let memory = demo.dir.path().join("prompt.toml");
+    let notes = ShareSource::new(demo.share()).release_notes(&"26.2.1".parse().unwrap());
+    assert!(notes.is_some(), "the demo has release notes");
+    let mut harness = prompt_harness_with(&demo, &memory, "26.2.0.1234", |app| {
+        app.launching()
+            .with_notes(notes.map(|n| ("26.2.1".parse().unwrap(), n)))
+    });
+    harness.run_ok();
+    assert!(has_label(
+        &harness,
+        "Update now installs IBEX GUI 26.2.1.1302"
+    ));
+    assert!(has_label(&harness, "MB to fetch"));
+    assert!(has_label(
+        &harness,
+        "The IBEX GUI you have will not work with LARMOR. You can still start it."
+    ));
+    assert!(has_label(&harness, "the IBEX GUI starts next"));
+    assert!(!has_label(
+        &harness,
+        "Faster start-up of the script generator"
+    ));
+    harness.get_by_label("Release notes for 26.2.1").click();
+    harness.run_ok();
+    assert!(has_label(
+        &harness,
+        "Faster start-up of the script generator"
+    ));
+    harness.snapshot_options("prompt_launch", &snapshot_options());
+
+    let outcome = harness.state().outcome_handle();
+    click_button(&mut harness, "Update now");
+    step_until(&mut harness, "the update", |h| {
+        has_label(h, "Your IBEX client now matches.")
+    });
+    click_button(&mut harness, "Start IBEX GUI");
+    assert_eq!(outcome.take(), PromptOutcome::UpdatedStartGui);
 }
 
 #[test]

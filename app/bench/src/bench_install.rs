@@ -147,15 +147,11 @@ fn main() -> Result<()> {
         unsynced.as_secs_f64(),
         (synced.as_secs_f64() / unsynced.as_secs_f64() - 1.0) * 100.0
     );
-    println!("machine load (1, 5, 15 min): {}", load_average());
+    println!(
+        "machine load (1, 5, 15 min): {}",
+        bench_support::load_average()
+    );
     Ok(())
-}
-
-/// The load average, which the figures above should be read against.
-fn load_average() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// The updater installing into one install root.

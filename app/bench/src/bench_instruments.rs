@@ -9,13 +9,11 @@
 #[path = "bench_support.rs"]
 mod bench_support;
 
-use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, ensure};
 use clap::Parser;
 
 /// Times `ibex-updater instruments` against a fleet on loopback.
@@ -41,7 +39,7 @@ fn main() -> Result<()> {
     );
     let updater = bench_support::updater_binary()?;
 
-    let port = free_port()?;
+    let port = bench_support::free_port()?;
     let mut fleet = Command::new(&updater);
     fleet.args([
         "demo-fleet",
@@ -50,19 +48,19 @@ fn main() -> Result<()> {
         "--port",
         &port.to_string(),
     ]);
-    let server = Server::start(fleet)?;
+    let server = bench_support::Server::start(fleet)?;
     report("ibex-updater demo fleet", &updater, port, instruments, runs)?;
     drop(server);
 
     if let Some(python) = python {
-        let port = free_port()?;
+        let port = bench_support::free_port()?;
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/fleet_ioc.py");
         let mut ioc = Command::new(python);
         ioc.arg(script)
             .args(["softioc", &instruments.to_string(), "--all-answer"]);
         ioc.env("EPICS_CA_SERVER_PORT", port.to_string())
             .env("EPICS_CAS_INTF_ADDR_LIST", "127.0.0.1");
-        let server = Server::start(ioc)?;
+        let server = bench_support::Server::start(ioc)?;
         report("EPICS Base soft IOC", &updater, port, instruments, runs)?;
         drop(server);
     }
@@ -101,44 +99,4 @@ fn report(label: &str, updater: &Path, port: u16, instruments: usize, runs: usiz
         ms(times[runs - 1])
     );
     Ok(())
-}
-
-/// A fleet server process, killed on drop.
-struct Server(Child);
-
-impl Server {
-    fn start(mut command: Command) -> Result<Server> {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let server = Server(child);
-        let mut lines = BufReader::new(stdout).lines();
-        loop {
-            match lines.next() {
-                Some(Ok(line)) if line.starts_with("READY") || line.starts_with("serving") => break,
-                Some(_) => {}
-                None => bail!("the fleet server exited before it was ready"),
-            }
-        }
-        // Keep draining its output so that it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        std::thread::sleep(Duration::from_millis(500));
-        Ok(server)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
 }

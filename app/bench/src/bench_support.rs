@@ -2,8 +2,10 @@
 // Each benchmark uses a part of it.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, UdpSocket};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
@@ -41,4 +43,51 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 /// writeback.
 pub fn settle() -> Result<()> {
     run(&mut Command::new("sync"))
+}
+
+/// The load average, which the figures should be read against.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// A fleet server process, killed on drop.
+pub struct Server(Child);
+
+impl Server {
+    pub fn start(mut command: Command) -> Result<Server> {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let server = Server(child);
+        let mut lines = BufReader::new(stdout).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line.starts_with("READY") || line.starts_with("serving") => break,
+                Some(_) => {}
+                None => bail!("the fleet server exited before it was ready"),
+            }
+        }
+        // Keep draining its output so that it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        std::thread::sleep(Duration::from_millis(500));
+        Ok(server)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> Result<u16> {
+    Ok(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
 }

@@ -1,5 +1,6 @@
 //! The command line: a contract that IT's scripts rely on, documented in the README.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -70,6 +71,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Install the kits that match a server version, a named release, or the newest release.
     Install(InstallArgs),
+    /// Start the IBEX GUI on an instrument, after checking that the client matches its server.
+    Launch(LaunchArgs),
     /// Put back the version that the last install or rollback replaced.
     Rollback(ComponentArgs),
     /// List the releases in the source and the kits each one holds.
@@ -86,6 +89,20 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Update ibex-updater itself from the builds the signed index lists.
     SelfUpdate(SelfUpdateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LaunchArgs {
+    /// The instrument to open the GUI on (name, host name or PV prefix). Default: the one the
+    /// GUI last used, then the one the updater last used.
+    #[arg(long, value_name = "NAME")]
+    pub instrument: Option<String>,
+    /// Start at once, without asking the instrument's server.
+    #[arg(long)]
+    pub no_check: bool,
+    /// Passed to the IBEX GUI as they are.
+    #[arg(last = true, value_name = "GUI ARGS")]
+    pub gui_args: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]

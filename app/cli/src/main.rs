@@ -4,6 +4,7 @@
 
 mod args;
 mod exit;
+mod launch;
 mod output;
 mod progress;
 mod run;

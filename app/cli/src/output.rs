@@ -268,6 +268,10 @@ pub fn report_json(report: &Report, verb: &str) -> Value {
         })).collect::<Vec<_>>(),
         "epics_utils": report.epics_utils.as_ref().map(epics_utils_json),
         "ipython_profile": report.ipython_profile.as_ref().map(profile_json),
+        "edited": report.edited.iter().map(|(component, files)| json!({
+            "component": component.id(),
+            "files": files,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -285,6 +289,12 @@ pub fn report_text(report: &Report, verb: &str) -> String {
             out.push(')');
         }
         out.push('\n');
+    }
+    for (component, files) in &report.edited {
+        out.push_str(&format!(
+            "note: {component} had files edited by hand that the new version does not carry; `rollback` puts them back: {}\n",
+            files.join(", ")
+        ));
     }
     let profile = report.ipython_profile.as_ref().and_then(profile_text);
     if let Some(line) = profile {

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use crate::args::{CheckArgs, Cli, Command, DemoFleetArgs, InstallArgs, ServerArgs};
 use crate::exit::{code, exit_code, verdict_code};
-use crate::{output, progress, settings, signing, window};
+use crate::{launch, output, progress, settings, signing, window};
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
@@ -81,6 +81,7 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             })
         }
         Command::Install(args) => install(cli, &settings, args, &options),
+        Command::Launch(args) => launch::launch(cli, &settings, args),
         Command::Rollback(args) => {
             let components = args.component.components();
             let report = with_progress(cli, |p| {

@@ -6,11 +6,16 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
+use ibex_updater_core::catalog::Catalog;
 use ibex_updater_core::config::paths;
 use ibex_updater_core::config::resolved::Settings;
 use ibex_updater_core::error::UpdateError;
+use ibex_updater_core::usecase::launch;
 use ibex_updater_core::usecase::logon::{self, Logon};
-use ibex_updater_core::usecase::prompt::{self, DEFAULT_REMIND_AFTER, Decision, PromptMemory};
+use ibex_updater_core::usecase::prompt::{
+    self, DEFAULT_REMIND_AFTER, Decision, PromptMemory, Quiet,
+};
+use ibex_updater_core::usecase::status::Status;
 use ibex_updater_core::usecase::survey::{self, ServerRequest, Survey};
 use ibex_updater_window::{self as gui, Backend, PromptApp, PromptOutcome};
 
@@ -22,6 +27,8 @@ pub fn opens_window(cli: &Cli) -> bool {
     match &cli.command {
         None => true,
         Some(Command::Check(args)) => args.prompt,
+        // Started from a shortcut, where nobody reads stderr.
+        Some(Command::Launch(_)) => !cli.json,
         Some(_) => false,
     }
 }
@@ -112,43 +119,95 @@ fn prompt_for(cli: &Cli, settings: &Settings, request: &ServerRequest) -> Result
         .instrument
         .map_or_else(|| format!("a server running {server_version}"), |i| i.name);
     let worst = status.worst();
+    Ok(match offer(cli, settings, &name, catalog, status, false)? {
+        Asked::Quiet(_) | Asked::Silent => verdict_code(worst),
+        Asked::Answered(PromptOutcome::Updated) => code::SUCCESS,
+        Asked::Answered(PromptOutcome::UpdatedStartGui) => {
+            let (_, started) = launch::start_gui(&settings.install_root, None, &[])?;
+            tracing::info!("{started:?}");
+            code::SUCCESS
+        }
+        Asked::Answered(
+            PromptOutcome::RemindLater | PromptOutcome::Skipped | PromptOutcome::Dismissed,
+        ) => verdict_code(worst),
+    })
+}
+
+/// What came of offering the update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Asked {
+    /// Not asked: nothing to do, or the user's earlier answer stands.
+    Quiet(Quiet),
+    /// Not asked: `--silent` never asks.
+    Silent,
+    Answered(PromptOutcome),
+}
+
+impl Asked {
+    pub fn id(&self) -> &'static str {
+        match self {
+            Asked::Quiet(Quiet::Matches) => "matches",
+            Asked::Quiet(Quiet::Skipped) => "skipped-before",
+            Asked::Quiet(Quiet::Postponed) => "reminding-later",
+            Asked::Silent => "silent",
+            Asked::Answered(PromptOutcome::Updated | PromptOutcome::UpdatedStartGui) => "updated",
+            Asked::Answered(PromptOutcome::RemindLater) => "remind-later",
+            Asked::Answered(PromptOutcome::Skipped) => "skipped",
+            Asked::Answered(PromptOutcome::Dismissed) => "dismissed",
+        }
+    }
+}
+
+/// Shows the pop-up about `status` unless the user's earlier answers or `--silent` say not to.
+pub fn offer(
+    cli: &Cli,
+    settings: &Settings,
+    name: &str,
+    catalog: Catalog,
+    status: Status,
+    launching: bool,
+) -> Result<Asked> {
+    let worst = status.worst();
     let memory_path = PromptMemory::path();
     let memory = PromptMemory::load_from(&memory_path);
-    let can_skip = match prompt::decide(&status, &name, &memory, SystemTime::now()) {
+    let can_skip = match prompt::decide(&status, name, &memory, SystemTime::now()) {
         Decision::Quiet(why) => {
             tracing::info!("{name}: not prompting ({why:?}); verdict {worst}");
-            return Ok(verdict_code(worst));
+            return Ok(Asked::Quiet(why));
         }
         Decision::Ask { can_skip } => can_skip,
     };
     if cli.silent {
         tracing::info!("{name}: {worst}, but --silent never prompts");
-        return Ok(verdict_code(worst));
+        return Ok(Asked::Silent);
     }
     let remind_after = settings
         .policy
         .check_interval()
         .unwrap_or(DEFAULT_REMIND_AFTER);
+    let notes = settings
+        .source()
+        .ok()
+        .and_then(|source| survey::target_notes(source, &status));
     tracing::info!("{name}: {worst}; asking the user");
-    let app = PromptApp::new(
+    let mut app = PromptApp::new(
         Backend::new(settings.clone(), paths::data_dir()),
-        name,
+        name.to_string(),
         catalog,
         status,
         can_skip,
         remind_after,
         memory_path,
-    );
+    )
+    .with_notes(notes);
+    if launching {
+        app = app.launching();
+    }
     let outcome = gui::run_prompt(app)
         .map_err(|e| no_window(&e))
         .context("could not ask about the update")?;
     tracing::info!("the user chose {outcome:?}");
-    Ok(match outcome {
-        PromptOutcome::Updated => code::SUCCESS,
-        PromptOutcome::RemindLater | PromptOutcome::Skipped | PromptOutcome::Dismissed => {
-            verdict_code(worst)
-        }
-    })
+    Ok(Asked::Answered(outcome))
 }
 
 /// `check --prompt --logon`, which the MSI registers to run at every logon (see

@@ -117,6 +117,14 @@ pub enum UpdateError {
         pid: u32,
     },
 
+    #[error(
+        "the IBEX GUI is not installed: {path} does not exist; install it with `ibex-updater install`"
+    )]
+    GuiNotInstalled { path: PathBuf },
+
+    #[error("could not start {path}: {cause}")]
+    StartFailed { path: PathBuf, cause: io::Error },
+
     #[error("there is no previous {component} to roll back to (looked in {path})")]
     NothingToRollBack { component: Component, path: PathBuf },
 
@@ -337,6 +345,8 @@ impl UpdateError {
             | UpdateError::Io { .. }
             | UpdateError::Locked { .. }
             | UpdateError::ClientRunning { .. }
+            | UpdateError::GuiNotInstalled { .. }
+            | UpdateError::StartFailed { .. }
             | UpdateError::NothingToRollBack { .. }
             | UpdateError::BadJournal { .. }
             | UpdateError::HttpSetup { .. }

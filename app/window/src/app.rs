@@ -15,6 +15,7 @@ use super::notices::{self, Notice};
 use super::release_picker::ReleasePicker;
 use super::settings_view::{SettingsAction, SettingsForm};
 use ibex_updater_core::client::component::Component;
+use ibex_updater_core::client::gui_preference::GuiInstrument;
 use ibex_updater_core::client::version::{ReleaseName, Version};
 use ibex_updater_core::config::resolved::Settings;
 use ibex_updater_core::config::user::UserSettings;
@@ -189,6 +190,11 @@ impl UpdaterApp {
                     }
                 }
                 Reply::Profile(step) => self.notices.extend(Notice::profile(&step)),
+                Reply::GuiStarted(result) => self.notices.push(Notice::gui_started(result)),
+                Reply::GenieStarted(result) => self.notices.push(match result {
+                    Ok(_) => Notice::success("Opened genie_python."),
+                    Err(e) => Notice::error("Opening genie_python", &e),
+                }),
                 Reply::Folder { field, path } => {
                     if let Some(path) = path {
                         self.settings_form.set_folder(field, &path);
@@ -207,9 +213,16 @@ impl UpdaterApp {
         let aside: Vec<Notice> = result.as_ref().map_or_else(
             |_| Vec::new(),
             |report| {
+                let edited = report.edited.iter().map(|(component, files)| Notice {
+                    is_error: true,
+                    headline: format!(
+                        "{component} had files edited by hand that the new version does not carry. Roll back to get them back."
+                    ),
+                    detail: Some(files.join("\n")),
+                });
                 let profile = report.ipython_profile.as_ref().and_then(Notice::profile);
                 let epics_utils = report.epics_utils.as_ref().and_then(Notice::epics_utils);
-                profile.into_iter().chain(epics_utils).collect()
+                edited.chain(profile).chain(epics_utils).collect()
             },
         );
         match result {
@@ -245,14 +258,28 @@ impl UpdaterApp {
         self.notices.extend(aside);
     }
 
-    /// The server version of the selected instrument, if it answered.
-    fn server_version(&self) -> Option<Version> {
+    /// The selected instrument and what it answered, once the list is in.
+    fn selected_status(&self) -> Option<&InstrumentStatus> {
         let selected = self.selected.as_deref()?;
         let Some(Ok(list)) = &self.instruments else {
             return None;
         };
         list.iter()
             .find(|s| s.instrument.name.eq_ignore_ascii_case(selected))
+    }
+
+    /// The selected instrument as the GUI's preference names it.
+    fn selected_instrument(&self) -> Option<GuiInstrument> {
+        self.selected_status().map(|s| GuiInstrument {
+            name: s.instrument.name.clone(),
+            host: s.instrument.host.clone(),
+            pv_prefix: s.instrument.pv_prefix.clone(),
+        })
+    }
+
+    /// The server version of the selected instrument, if it answered.
+    fn server_version(&self) -> Option<Version> {
+        self.selected_status()
             .and_then(|s| s.server_version.as_ref().ok().cloned())
     }
 
@@ -384,17 +411,44 @@ impl UpdaterApp {
         ui.add_space(8.0);
         ui.horizontal_wrapped(|ui| {
             let needs_update = overview.status.worst().severity() > 0;
-            let primary = egui::Button::new(RichText::new("Install matching client").strong())
-                .fill(ui.visuals().selection.bg_fill);
-            let response = ui
-                .add_enabled(!busy && server.is_some() && needs_update, primary)
-                .on_disabled_hover_text(if server.is_none() {
-                    "Pick an instrument that answers first."
-                } else {
-                    "Your client already matches."
-                });
-            if response.clicked() {
-                self.install_matching(&ctx, &overview, Component::ALL.to_vec());
+            let instrument = self.selected_instrument();
+            let start_label = instrument.as_ref().map_or_else(
+                || "Start IBEX GUI".to_string(),
+                |i| format!("Start IBEX GUI on {}", i.name),
+            );
+            // The main action is whatever the client needs next: an update, or starting IBEX.
+            let matches = server.is_some() && !needs_update;
+            if matches {
+                let start = egui::Button::new(RichText::new(&start_label).strong())
+                    .fill(ui.visuals().selection.bg_fill);
+                if ui.add_enabled(!busy, start).clicked() {
+                    self.backend.start_gui(&ctx, instrument.clone());
+                }
+            } else {
+                let primary = egui::Button::new(RichText::new("Install matching client").strong())
+                    .fill(ui.visuals().selection.bg_fill);
+                let response = ui
+                    .add_enabled(!busy && server.is_some() && needs_update, primary)
+                    .on_disabled_hover_text(if server.is_none() {
+                        "Pick an instrument that answers first."
+                    } else {
+                        "Your client already matches."
+                    });
+                if response.clicked() {
+                    self.install_matching(&ctx, &overview, Component::ALL.to_vec());
+                }
+                let start = ui
+                    .add_enabled(!busy, egui::Button::new(&start_label))
+                    .on_hover_text("Starts the IBEX GUI you have, as it is.");
+                if start.clicked() {
+                    self.backend.start_gui(&ctx, instrument.clone());
+                }
+            }
+            if ui
+                .add_enabled(!busy, egui::Button::new("Open genie_python"))
+                .clicked()
+            {
+                self.backend.open_genie_python(&ctx);
             }
             if ui
                 .add_enabled(!busy, egui::Button::new("Install a specific release…"))

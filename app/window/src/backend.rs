@@ -12,6 +12,7 @@ use eframe::egui;
 
 use ibex_updater_core::catalog::Catalog;
 use ibex_updater_core::client::component::Component;
+use ibex_updater_core::client::gui_preference::GuiInstrument;
 use ibex_updater_core::client::ipython_profile::{self, ProfileStep};
 use ibex_updater_core::client::version::Version;
 use ibex_updater_core::config::paths;
@@ -22,6 +23,7 @@ use ibex_updater_core::install::{InstallOptions, InstallRoot, Report};
 use ibex_updater_core::instrument::link::InstrumentStatus;
 use ibex_updater_core::progress::{NoProgress, Progress};
 use ibex_updater_core::source::ReleaseSource;
+use ibex_updater_core::usecase::launch::{self, Preference, Started};
 use ibex_updater_core::usecase::plan::{self, InstallRequest};
 use ibex_updater_core::usecase::survey::{self, Overview};
 use ibex_updater_core::usecase::{apply, self_update};
@@ -43,6 +45,10 @@ pub enum Reply {
     UpdaterReplaced(Result<String, UpdateError>),
     /// genie_python's per-user step, caught up at start.
     Profile(ProfileStep),
+    /// The IBEX GUI was started (or found running), or why not.
+    GuiStarted(Result<(Preference, Started), UpdateError>),
+    /// genie_python's console was opened, or why not.
+    GenieStarted(Result<u32, UpdateError>),
     /// A folder chosen in the native dialog, or none if it was cancelled.
     Folder {
         field: FolderField,
@@ -206,6 +212,21 @@ impl Backend {
         self.spawn(ctx, "gui-rollback", move || Reply::Finished {
             job: JobKind::Rollback(components.clone()),
             result: apply::rollback(&root, &components, &*progress, &options),
+        });
+    }
+
+    /// Points the GUI at `instrument` (unless it is running) and starts it, as `launch` does.
+    pub fn start_gui(&self, ctx: &egui::Context, instrument: Option<GuiInstrument>) {
+        let root = self.settings.install_root.clone();
+        self.spawn(ctx, "gui-start-ibex", move || {
+            Reply::GuiStarted(launch::start_gui(&root, instrument.as_ref(), &[]))
+        });
+    }
+
+    pub fn open_genie_python(&self, ctx: &egui::Context) {
+        let root = self.settings.install_root.clone();
+        self.spawn(ctx, "gui-start-genie", move || {
+            Reply::GenieStarted(launch::start_genie_python(&root))
         });
     }
 

@@ -63,7 +63,7 @@ pub fn run_prompt(app: PromptApp) -> Result<PromptOutcome, eframe::Error> {
     let outcome = app.outcome_handle();
     eframe::run_native(
         "IBEX client update",
-        native_options("IBEX client update", [520.0, 220.0]),
+        native_options("IBEX client update", [560.0, 320.0]),
         Box::new(|_| Ok(Box::new(app))),
     )?;
     Ok(outcome.take())

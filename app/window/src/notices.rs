@@ -7,6 +7,7 @@ use super::theme;
 use ibex_updater_core::client::ipython_profile::{Applied, ProfileStep};
 use ibex_updater_core::error::{ErrorKind, UpdateError};
 use ibex_updater_core::install::EpicsUtils;
+use ibex_updater_core::usecase::launch::{Preference, Started};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
@@ -65,6 +66,17 @@ impl Notice {
             is_error: true,
             headline: format!("{doing} failed. {advice}{unchanged}"),
             detail: Some(error_chain(error)),
+        }
+    }
+
+    /// What came of "Start IBEX GUI".
+    pub fn gui_started(result: Result<(Preference, Started), UpdateError>) -> Notice {
+        match result {
+            Ok((_, Started::Started { .. })) => Notice::success("Started the IBEX GUI."),
+            Ok((_, Started::AlreadyRunning { .. })) => Notice::success(
+                "The IBEX GUI is already running, so it was not started again and its instrument was left as it is. Close it, then start it from here to switch instrument.",
+            ),
+            Err(e) => Notice::error("Starting the IBEX GUI", &e),
         }
     }
 

@@ -1,5 +1,7 @@
-//! The pop-up that `check --prompt` opens when the client does not match the instrument:
-//! "Update now", "Remind me later" and, unless the mismatch is a major one, "Skip this version".
+//! The pop-up that `check --prompt` and `launch` open when the client does not match the
+//! instrument: what "Update now" would install and fetch, the release notes, "Update now",
+//! "Remind me later" and, unless the mismatch is a major one, "Skip this version". After an
+//! update it offers to start the IBEX GUI; opened by `launch`, every answer goes on to start it.
 
 use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
@@ -15,14 +17,18 @@ use super::notices::{self, Notice};
 use super::theme;
 use ibex_updater_core::catalog::Catalog;
 use ibex_updater_core::client::component::Component;
+use ibex_updater_core::client::version::ReleaseName;
+use ibex_updater_core::release::Kit;
 use ibex_updater_core::usecase::plan::InstallRequest;
 use ibex_updater_core::usecase::prompt::PromptMemory;
-use ibex_updater_core::usecase::status::Status;
+use ibex_updater_core::usecase::status::{Status, target_version};
 
 /// What the user chose; the command maps it to its exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PromptOutcome {
     Updated,
+    /// Updated, and the user asked for the IBEX GUI to be started.
+    UpdatedStartGui,
     RemindLater,
     Skipped,
     /// Closed the window without choosing, or the update failed or was cancelled.
@@ -65,6 +71,9 @@ pub struct PromptApp {
     memory_path: PathBuf,
     phase: Phase,
     outcome: OutcomeHandle,
+    notes: Option<(ReleaseName, String)>,
+    /// Opened by `launch`: whatever the answer, the GUI starts when the pop-up closes.
+    launching: bool,
 }
 
 impl std::fmt::Debug for PromptApp {
@@ -97,7 +106,21 @@ impl PromptApp {
             memory_path,
             phase: Phase::Asking,
             outcome: OutcomeHandle::default(),
+            notes: None,
+            launching: false,
         }
+    }
+
+    /// Shows `notes` (the target release's) behind a toggle.
+    pub fn with_notes(mut self, notes: Option<(ReleaseName, String)>) -> PromptApp {
+        self.notes = notes;
+        self
+    }
+
+    /// Opened by `launch`, which starts the GUI when the pop-up closes.
+    pub fn launching(mut self) -> PromptApp {
+        self.launching = true;
+        self
     }
 
     pub fn outcome_handle(&self) -> OutcomeHandle {
@@ -149,10 +172,25 @@ impl PromptApp {
             }
             Phase::Done(notice) => {
                 notices::show(ui, notice);
-                if ui.button("Close").clicked() {
-                    let outcome = self.outcome.take();
-                    self.close(&ctx, outcome);
-                }
+                let updated = !notice.is_error;
+                ui.horizontal(|ui| {
+                    if updated
+                        && ui
+                            .button(RichText::new("Start IBEX GUI").strong())
+                            .clicked()
+                    {
+                        self.close(&ctx, PromptOutcome::UpdatedStartGui);
+                    }
+                    let close = if self.launching && !updated {
+                        "Start the IBEX GUI you have"
+                    } else {
+                        "Close"
+                    };
+                    if ui.button(close).clicked() {
+                        let outcome = self.outcome.take();
+                        self.close(&ctx, outcome);
+                    }
+                });
             }
         });
     }
@@ -179,6 +217,19 @@ impl PromptApp {
                 Some(&self.instrument),
             ));
         }
+        if let Some(what) = self.what_update_installs() {
+            ui.add_space(4.0);
+            ui.label(what);
+        }
+        if self.launching && !self.can_skip {
+            ui.label(
+                RichText::new(format!(
+                    "The IBEX GUI you have will not work with {}. You can still start it.",
+                    self.instrument
+                ))
+                .strong(),
+            );
+        }
         ui.add_space(10.0);
         ui.horizontal(|ui| {
             let update = egui::Button::new(RichText::new("Update now").strong())
@@ -204,6 +255,54 @@ impl PromptApp {
         if !self.can_skip {
             ui.label(RichText::new("This update is required, so it cannot be skipped.").small());
         }
+        if self.launching {
+            ui.label(RichText::new("Whichever you choose, the IBEX GUI starts next.").small());
+        }
+        if let Some((release, notes)) = &self.notes {
+            ui.add_space(4.0);
+            egui::CollapsingHeader::new(format!("Release notes for {release}"))
+                .default_open(false)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .max_height(120.0)
+                        .show(ui, |ui| {
+                            ui.label(notes.as_str());
+                        });
+                });
+        }
+    }
+
+    /// "Update now installs IBEX GUI 26.2.1.1302 and genie_python 26.2.1.1302 (310 MB to fetch)."
+    fn what_update_installs(&self) -> Option<String> {
+        let kits: Vec<&Kit> = self
+            .status
+            .components
+            .iter()
+            .filter(|c| c.verdict.severity() > 0)
+            .filter_map(|c| c.target.as_ref())
+            .collect();
+        if kits.is_empty() {
+            return None;
+        }
+        let names: Vec<String> = kits
+            .iter()
+            .map(|k| format!("{} {}", k.component, target_version(k)))
+            .collect();
+        let bytes: u64 = kits.iter().filter_map(|k| k.archive_size).sum();
+        Some(format!(
+            "Update now installs {} ({} to fetch).",
+            names.join(" and "),
+            megabytes(bytes)
+        ))
+    }
+}
+
+fn megabytes(bytes: u64) -> String {
+    let mb = bytes as f64 / 1_000_000.0;
+    if mb >= 10.0 {
+        format!("{mb:.0} MB")
+    } else {
+        format!("{mb:.1} MB")
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod component;
 pub mod genie_library;
+pub mod gui_preference;
 pub mod ipython_profile;
 pub mod verdict;
 pub mod version;

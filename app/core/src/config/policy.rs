@@ -45,6 +45,9 @@ pub struct Policy {
     /// The site's folder of EPICS command-line tools, mirrored to `<install root>/EPICS_UTILS`
     /// after every client install.
     pub epics_utils_source: Option<PathBuf>,
+    /// How long `launch` waits for the instrument's server version before it starts the GUI
+    /// anyway, in milliseconds (default 1000).
+    pub launch_check_ms: Option<u64>,
     /// How often the logon check may run.
     pub check_interval_hours: Option<u32>,
     /// Whether the mismatch check runs at logon.
@@ -127,7 +130,7 @@ mod registry {
     //! `HKLM\Software\Policies\ISIS\IBEX Updater`: string values ReleaseSource, InstallRoot,
     //! Instrument, CaAddrList, Proxy, PinnedRelease, EpicsUtilsSource, and TrustedKeys and
     //! ExtraCaCerts (one per line); DWORD values AllowUnsigned, AllowHttp, DownloadCacheMb,
-    //! AutoCheck, CheckIntervalHours and UsersMayChangeSettings.
+    //! LaunchCheckMs, AutoCheck, CheckIntervalHours and UsersMayChangeSettings.
     use std::path::PathBuf;
 
     use winreg::RegKey;
@@ -189,6 +192,9 @@ mod registry {
         }
         if let Some(v) = number("DownloadCacheMb") {
             policy.download_cache_mb = Some(u64::from(v));
+        }
+        if let Some(v) = number("LaunchCheckMs") {
+            policy.launch_check_ms = Some(u64::from(v));
         }
         if let Some(v) = number("AllowHttp") {
             policy.allow_http = Some(v != 0);

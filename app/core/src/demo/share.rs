@@ -128,8 +128,14 @@ fn write_kit(
     let mut writer = ArchiveWriter::create(&archive).map_err(write_err)?;
     writer.set_content_methods(vec![EncoderMethod::COPY.into()]);
     for (name, content) in &files {
+        let mut entry = ArchiveEntry::new_file(name);
+        if name == STAND_IN_GUI {
+            // What 7-Zip writes on Unix for an executable: the mode in the high 16 bits.
+            entry.has_windows_attributes = true;
+            entry.windows_attributes = 0x8000 | (0o100_755 << 16);
+        }
         writer
-            .push_archive_entry(ArchiveEntry::new_file(name), Some(content.as_slice()))
+            .push_archive_entry(entry, Some(content.as_slice()))
             .map_err(write_err)?;
     }
     writer
@@ -141,6 +147,24 @@ fn write_kit(
     let note = kit_dir.join(COPY_COMPLETE);
     fs::write(&note, "copy complete\r\n").map_err(UpdateError::io("write", &note))
 }
+
+/// The GUI program that `launch` starts on Linux and macOS: a stand-in for the real GUI.
+const STAND_IN_GUI: &str = "ibex-client";
+
+/// Says which instrument it was started on, as the real GUI would show: in
+/// `workspace/stand-in.log`, and in a dialog where zenity or xmessage is installed.
+const STAND_IN_SCRIPT: &str = r#"#!/bin/sh
+# The IBEX Updater demo's stand-in for the IBEX GUI.
+prefs=configuration/.settings/uk.ac.stfc.isis.ibex.instrument.prefs
+name=$(sed -n 's/^preferences\/initialName=//p' "$prefs" 2>/dev/null)
+message="IBEX GUI (demo stand-in) started on ${name:-no instrument} in $(pwd)"
+mkdir -p workspace && echo "$message" >> workspace/stand-in.log
+if command -v zenity >/dev/null 2>&1; then
+    exec zenity --info --title "IBEX GUI" --text "$message"
+elif command -v xmessage >/dev/null 2>&1; then
+    exec xmessage "$message"
+fi
+"#;
 
 fn demo_files(component: Component, release: &ReleaseName) -> Vec<(String, Vec<u8>)> {
     let v = &release.version;
@@ -160,6 +184,7 @@ fn demo_files(component: Component, release: &ReleaseName) -> Vec<(String, Vec<u
                 "ibex-client.exe".into(),
                 format!("IBEX GUI {release} (demo)\n"),
             ),
+            (STAND_IN_GUI.into(), STAND_IN_SCRIPT.into()),
             (
                 "ibex-client.ini".into(),
                 "-startup\r\nplugins/org.eclipse.equinox.launcher.jar\r\n-vmargs\r\n-Xmx2048m\r\n"

@@ -1,5 +1,5 @@
 //! What today's install scripts do to a freshly unpacked IBEX GUI, done to the staged tree before
-//! it is swapped in.
+//! it is swapped in, and what they fail to do: the user's state in the old tree is carried over.
 
 use std::fs;
 use std::path::Path;
@@ -12,6 +12,12 @@ pub const HISTORY_FILE: &str =
     "workspace/.metadata/.plugins/org.python.pydev.shared_interactive_console/history.py";
 pub const INI_FILE: &str = "ibex-client.ini";
 
+/// The GUI's state, which the scripts wipe: the instrument, recent configurations and layout
+/// (Eclipse's `configuration/.settings`), and its workspace (logs, preferences, the console
+/// history). Carried from the old tree into the new one; the old tree keeps its copy for a
+/// rollback.
+pub const USER_STATE: [&str; 2] = ["configuration/.settings", "workspace"];
+
 pub fn apply(
     component: Component,
     staged: &Path,
@@ -21,20 +27,36 @@ pub fn apply(
     if component != Component::IbexGui {
         return Ok(());
     }
-    keep_history(staged, current)?;
+    for folder in USER_STATE {
+        copy_tree(&current.join(folder), &staged.join(folder))?;
+    }
     add_rmi_hostname(&staged.join(INI_FILE), hostname)
 }
 
-fn keep_history(staged: &Path, current: &Path) -> Result<(), UpdateError> {
-    let from = current.join(HISTORY_FILE);
-    if !from.is_file() {
+/// Copies the files under `from` over `to`. Links in the old tree are left behind: nothing is
+/// written through one, and nothing outside the tree is copied in.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), UpdateError> {
+    let Ok(meta) = fs::symlink_metadata(from) else {
+        return Ok(());
+    };
+    if !meta.is_dir() {
         return Ok(());
     }
-    let to = staged.join(HISTORY_FILE);
-    if let Some(parent) = to.parent() {
-        fs::create_dir_all(parent).map_err(UpdateError::io("create", parent))?;
+    fs::create_dir_all(to).map_err(UpdateError::io("create", to))?;
+    for entry in fs::read_dir(from).map_err(UpdateError::io("list", from))? {
+        let entry = entry.map_err(UpdateError::io("list", from))?;
+        let (source, dest) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry
+            .file_type()
+            .map_err(UpdateError::io("inspect", &source))?;
+        if kind.is_dir() {
+            copy_tree(&source, &dest)?;
+        } else if kind.is_file() {
+            fs::copy(&source, &dest).map_err(UpdateError::io("copy", &source))?;
+        } else {
+            tracing::warn!("not carrying over {}: it is a link", source.display());
+        }
     }
-    fs::copy(&from, &to).map_err(UpdateError::io("copy", &from))?;
     Ok(())
 }
 
@@ -73,6 +95,30 @@ mod tests {
         assert_eq!(
             fs::read_to_string(&ini).unwrap(),
             "-vmargs\r\n-Xmx2048m\r\n-Djava.rmi.server.hostname=NDW1234\r\n"
+        );
+    }
+
+    #[test]
+    fn carries_the_user_state_over_and_the_old_tree_keeps_it() {
+        let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let prefs = "configuration/.settings/uk.ac.stfc.isis.ibex.instrument.prefs";
+        for (file, text) in [(prefs, "old instrument"), ("workspace/logs/gui.log", "log")] {
+            let path = old.path().join(file);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+        let staged_prefs = new.path().join(prefs);
+        fs::create_dir_all(staged_prefs.parent().unwrap()).unwrap();
+        fs::write(&staged_prefs, "kit default").unwrap();
+        apply(Component::IbexGui, new.path(), old.path(), "host").unwrap();
+        assert_eq!(fs::read_to_string(&staged_prefs).unwrap(), "old instrument");
+        assert_eq!(
+            fs::read_to_string(new.path().join("workspace/logs/gui.log")).unwrap(),
+            "log"
+        );
+        assert_eq!(
+            fs::read_to_string(old.path().join(prefs)).unwrap(),
+            "old instrument"
         );
     }
 

@@ -11,7 +11,7 @@ pub mod journal;
 pub mod layout;
 mod lock;
 pub mod mirror;
-mod running;
+pub mod running;
 pub mod verify;
 
 use std::fs;
@@ -67,6 +67,9 @@ pub struct Report {
     pub epics_utils: Option<EpicsUtils>,
     /// genie_python's per-user step for the user who ran the install.
     pub ipython_profile: Option<ProfileStep>,
+    /// Files of the replaced versions that were edited by hand: the new version does not have
+    /// the edits, and the rolled-back copy keeps them.
+    pub edited: Vec<(Component, Vec<String>)>,
 }
 
 /// How the EPICS_UTILS mirror went. It never fails the client install it follows.
@@ -134,6 +137,7 @@ pub fn install(
         changes,
         epics_utils: None,
         ipython_profile: None,
+        edited: Vec::new(),
     })
 }
 
@@ -190,6 +194,7 @@ pub fn rollback(
         changes,
         epics_utils: None,
         ipython_profile: None,
+        edited: Vec::new(),
     })
 }
 

@@ -1,7 +1,7 @@
 //! Refuses to replace a client that is running: Windows would fail half way through the swap,
 //! and anywhere else the running program would be left with its files moved from under it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
@@ -9,8 +9,20 @@ use crate::client::component::Component;
 use crate::error::UpdateError;
 
 pub fn refuse_if_running(component: Component, dir: &Path) -> Result<(), UpdateError> {
+    match running_from(dir) {
+        Some((pid, path)) => Err(UpdateError::ClientRunning {
+            component,
+            path,
+            pid,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A program running from `dir` (its process id and path), if there is one.
+pub fn running_from(dir: &Path) -> Option<(u32, PathBuf)> {
     if !dir.exists() {
-        return Ok(());
+        return None;
     }
     // Compare canonical paths: the install root may be reached through a link or a short name.
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
@@ -19,9 +31,10 @@ pub fn refuse_if_running(component: Component, dir: &Path) -> Result<(), UpdateE
         Err(e) => {
             // Without a process list the swap itself still fails safely on Windows.
             tracing::warn!(
-                "cannot list running programs ({e}); not checking whether {component} is running"
+                "cannot list running programs ({e}); not checking what runs from {}",
+                dir.display()
             );
-            return Ok(());
+            return None;
         }
     };
     system.refresh_processes_specifics(
@@ -29,15 +42,9 @@ pub fn refuse_if_running(component: Component, dir: &Path) -> Result<(), UpdateE
         true,
         ProcessRefreshKind::nothing().with_exe(UpdateKind::Always),
     );
-    for (pid, process) in system.processes() {
-        if let Some(exe) = process.exe().filter(|exe| exe.starts_with(&dir)) {
-            tracing::debug!("{} runs from {}", exe.display(), dir.display());
-            return Err(UpdateError::ClientRunning {
-                component,
-                path: exe.to_path_buf(),
-                pid: pid.as_u32(),
-            });
-        }
-    }
-    Ok(())
+    system.processes().iter().find_map(|(pid, process)| {
+        let exe = process.exe().filter(|exe| exe.starts_with(&dir))?;
+        tracing::debug!("{} runs from {}", exe.display(), dir.display());
+        Some((pid.as_u32(), exe.to_path_buf()))
+    })
 }

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
+use super::fixups::USER_STATE;
 use super::{HISTORY_FILE, INI_FILE, InstallRoot};
 use crate::client::component::Component;
 use crate::client::version_file;
@@ -31,12 +32,64 @@ impl Differences {
 /// history): not counted as differences.
 const CHANGED_ON_PURPOSE: [&str; 2] = [INI_FILE, HISTORY_FILE];
 
+/// The updater's own changes, and the user's state that it carries from one version to the next.
+fn is_changed_on_purpose(path: &str) -> bool {
+    CHANGED_ON_PURPOSE.contains(&path)
+        || USER_STATE.iter().any(|folder| {
+            path.strip_prefix(folder)
+                .is_some_and(|rest| rest.starts_with('/'))
+        })
+}
+
+/// Files that people edit by hand: settings and scripts. An install compares only these with the
+/// old version's manifest, to say which local edits the new version does not carry.
+const EDITABLE: [&str; 12] = [
+    "ini",
+    "cfg",
+    "conf",
+    "properties",
+    "prefs",
+    "xml",
+    "txt",
+    "py",
+    "bat",
+    "json",
+    "yaml",
+    "toml",
+];
+
+/// The files of the tree under `dir` that differ from `files` and that people edit by hand.
+pub fn edited(dir: &Path, files: &[FileEntry]) -> Result<Vec<String>, UpdateError> {
+    let editable: Vec<FileEntry> = files
+        .iter()
+        .filter(|f| {
+            f.path
+                .rsplit_once('.')
+                .is_some_and(|(_, ext)| EDITABLE.contains(&ext.to_ascii_lowercase().as_str()))
+        })
+        .filter(|f| !is_changed_on_purpose(&f.path))
+        .cloned()
+        .collect();
+    let mut edited = Vec::new();
+    for entry in &editable {
+        let path = dir.join(&entry.path);
+        if let Ok(mut file) = File::open(&path) {
+            let (size, sha256) =
+                digest::of_reader(&mut file).map_err(UpdateError::io("read", &path))?;
+            if size != entry.size || sha256 != entry.sha256 {
+                edited.push(entry.path.clone());
+            }
+        }
+    }
+    Ok(edited)
+}
+
 /// Compares the tree under `dir` with `files`.
 pub fn compare(dir: &Path, files: &[FileEntry]) -> Result<Differences, UpdateError> {
     let mut differences = Differences::default();
     let listed: BTreeMap<&str, &FileEntry> = files.iter().map(|f| (f.path.as_str(), f)).collect();
     for entry in files {
-        if CHANGED_ON_PURPOSE.contains(&entry.path.as_str()) {
+        if is_changed_on_purpose(&entry.path) {
             continue;
         }
         let path = dir.join(&entry.path);
@@ -55,7 +108,7 @@ pub fn compare(dir: &Path, files: &[FileEntry]) -> Result<Differences, UpdateErr
         }
     }
     for path in walk(dir)? {
-        if !listed.contains_key(path.as_str()) && !CHANGED_ON_PURPOSE.contains(&path.as_str()) {
+        if !listed.contains_key(path.as_str()) && !is_changed_on_purpose(&path) {
             differences.extra.push(path);
         }
     }

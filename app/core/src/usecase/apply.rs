@@ -7,7 +7,7 @@ use crate::client::component::Component;
 use crate::client::ipython_profile;
 use crate::config::resolved::Settings;
 use crate::error::UpdateError;
-use crate::install::{self, EpicsUtils, InstallOptions, InstallRoot, Report, mirror};
+use crate::install::{self, EpicsUtils, InstallOptions, InstallRoot, Report, mirror, verify};
 use crate::progress::Progress;
 use crate::source::ReleaseSource;
 use crate::usecase::plan::Plan;
@@ -36,7 +36,9 @@ pub fn install(
     let mut report = if plan.is_empty() {
         Report::default()
     } else {
-        let report = install::install(root, source, &plan.kit_refs(), progress, options)?;
+        let edited = edited_files(root, plan);
+        let mut report = install::install(root, source, &plan.kit_refs(), progress, options)?;
+        report.edited = edited;
         let in_use: Vec<String> = report
             .changes
             .iter()
@@ -53,6 +55,24 @@ pub fn install(
         .as_deref()
         .map(|from| mirror_epics_utils(root, from, options));
     Ok(report)
+}
+
+/// Hand edits in the trees about to be replaced, by the manifests of their versions. Only a
+/// report: a file that cannot be read is logged and left out.
+fn edited_files(root: &InstallRoot, plan: &Plan) -> Vec<(Component, Vec<String>)> {
+    plan.replaced_files
+        .iter()
+        .filter_map(|(component, files)| {
+            match verify::edited(&root.component_dir(*component), files) {
+                Ok(edited) if edited.is_empty() => None,
+                Ok(edited) => Some((*component, edited)),
+                Err(e) => {
+                    tracing::warn!("could not look for hand edits in {component}: {e}");
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// The client is installed whatever happens here: a failure is reported, not returned.

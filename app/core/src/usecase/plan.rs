@@ -8,6 +8,7 @@ use crate::client::version::{ClientVersion, ReleaseName, Version};
 use crate::client::version_file;
 use crate::config::resolved::Settings;
 use crate::error::UpdateError;
+use crate::index::FileEntry;
 use crate::install::InstallRoot;
 use crate::release::Kit;
 use crate::usecase::status::target_version;
@@ -48,6 +49,9 @@ pub struct Plan {
     pub kits: Vec<Kit>,
     /// Components whose target build is already installed.
     pub already_installed: Vec<(Component, ClientVersion)>,
+    /// The manifest of the version each component to install replaces, when the signed index
+    /// lists it: what tells local edits from the kit's own files.
+    pub replaced_files: Vec<(Component, Vec<FileEntry>)>,
 }
 
 impl Plan {
@@ -95,9 +99,28 @@ pub fn plan(
             plan.already_installed.push((component, wanted));
         } else {
             plan.kits.push(kit.clone());
+            let listed = installed.and_then(|v| listed_files(catalog, component, &v));
+            if let Some(files) = listed {
+                plan.replaced_files.push((component, files));
+            }
         }
     }
     Ok(plan)
+}
+
+/// The manifest the signed index lists for `version` of `component`.
+fn listed_files(
+    catalog: &Catalog,
+    component: Component,
+    version: &ClientVersion,
+) -> Option<Vec<FileEntry>> {
+    let version = version.to_string();
+    catalog.index.as_ref()?.releases.iter().find_map(|r| {
+        r.kits
+            .iter()
+            .find(|k| k.component == component && k.version == version)
+            .map(|k| k.files.clone())
+    })
 }
 
 fn no_kit(component: Component, request: &TargetRequest) -> UpdateError {

@@ -157,17 +157,8 @@ pub fn overview(
         .into_iter()
         .map(|c| (c, version_file::installed(&root.previous_dir(c))))
         .collect();
-    let notes = status
-        .components
-        .iter()
-        .find_map(|c| c.target.as_ref())
-        .and_then(|kit| Some((kit.release.clone(), source.release_notes(&kit.release)?)));
-    let updater_offer = catalog
-        .index
-        .as_ref()
-        .is_some()
-        .then(|| self_update::offer(&catalog).ok().flatten().cloned())
-        .flatten();
+    let notes = target_notes(source, &status);
+    let updater_offer = self_update::offer(&catalog).ok().flatten().cloned();
     Ok(Overview {
         catalog,
         status,
@@ -175,4 +166,13 @@ pub fn overview(
         notes,
         updater_offer,
     })
+}
+
+/// The notes of the release that the status's targets come from, when the source has them.
+pub fn target_notes(source: &dyn ReleaseSource, status: &Status) -> Option<(ReleaseName, String)> {
+    status
+        .components
+        .iter()
+        .find_map(|c| c.target.as_ref())
+        .and_then(|kit| Some((kit.release.clone(), source.release_notes(&kit.release)?)))
 }
