@@ -64,10 +64,9 @@ pub(crate) struct Peer {
 
 impl Peer {
     fn start(mut command: Command, port: u16) -> Peer {
-        use std::os::unix::process::CommandExt;
         let repeater = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
         let repeater_port = repeater.local_addr().unwrap().port();
-        let mut child = command
+        command
             .envs(ca_env(port, repeater_port))
             .env("EPICS_CAS_INTF_ADDR_LIST", "127.0.0.1")
             .env("EPICS_CAS_AUTO_BEACON_ADDR_LIST", "NO")
@@ -77,10 +76,11 @@ impl Peer {
             .env("EPICS_CA_MAX_ARRAY_BYTES", "1000000")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::null());
+        // Its own process group, so that the drop can kill whatever the peer started.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let output = Arc::new(Mutex::new(Vec::new()));

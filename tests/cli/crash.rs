@@ -3,8 +3,6 @@
 //! and the next run tidies up and says what it found.
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
-use std::time::Duration;
 
 use crate::common::{Env, Run, component_files};
 use ibex_updater_core::client::component::Component;
@@ -135,17 +133,17 @@ fn sigkill_at_every_checkpoint_leaves_old_or_new() {
             .command(&["install", "--version", NEW])
             .env("IBEX_UPDATER_TEST_PAUSE_AT", checkpoint)
             .env("IBEX_UPDATER_TEST_PAUSE_FILE", &pause_file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let start = std::time::Instant::now();
         while !pause_file.exists() {
             assert!(
-                start.elapsed() < Duration::from_secs(60),
+                start.elapsed() < std::time::Duration::from_secs(60),
                 "{checkpoint} never reached"
             );
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
@@ -168,11 +166,11 @@ fn sigkill_at_arbitrary_moments_leaves_old_or_new() {
         let env = env_with_old_installed();
         let mut child = env
             .command(&["install", "--version", NEW])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_micros(span * i / 20));
+        std::thread::sleep(std::time::Duration::from_micros(span * i / 20));
         let _ = child.kill();
         child.wait().unwrap();
         *seen

@@ -2,7 +2,7 @@
 //! that a refusal or failure leaves the installed client exactly as it was.
 
 use std::fs;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::{Env, GENIE, GUI, Run, Share};
@@ -285,7 +285,7 @@ fn refuses_links_that_point_outside_the_install_folder() {
     fs::write(tree.join("ibex-client.exe"), "x").unwrap();
     std::os::unix::fs::symlink("../../../../etc/passwd", tree.join("evil-link")).unwrap();
     let archive = share.archive("26.2.3", GUI);
-    let out = Command::new(crate::common::seven_zip().unwrap())
+    let out = std::process::Command::new(crate::common::seven_zip().unwrap())
         .args(["a", "-bd", "-snl", "-mx1"])
         .arg(&archive)
         .arg(".")
@@ -497,7 +497,7 @@ fn refuses_to_replace_a_running_client() {
     let env = env_with_26_2_0_installed();
     let exe = env.gui_dir().join("ibex-client");
     fs::copy("/bin/sleep", &exe).unwrap();
-    let mut client = Command::new(&exe).arg("30").spawn().unwrap();
+    let mut client = std::process::Command::new(&exe).arg("30").spawn().unwrap();
     let before = env.snapshot();
     let run = env.run(&["install", "--version", "26.2.1-hotfix"]);
     client.kill().unwrap();
@@ -537,7 +537,11 @@ fn silent_install_writes_log_lines() {
 #[cfg(unix)]
 #[test]
 fn install_on_a_terminal_shows_a_progress_bar() {
-    if Command::new("script").arg("--version").output().is_err() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         crate::common::peer_missing("`script` (util-linux)", "apt-get install util-linux");
         return;
     }
@@ -547,7 +551,7 @@ fn install_on_a_terminal_shows_a_progress_bar() {
         "{updater} --source {:?} --install-root {:?} install --version 26.2.0",
         env.share, env.root
     );
-    let out = Command::new("script")
+    let out = std::process::Command::new("script")
         .args(["-qec", &args, "/dev/null"])
         .env("IBEX_UPDATER_POLICY", env.dir.path().join("no-policy.toml"))
         .output()

@@ -20,7 +20,7 @@ pub const GENIE: &str = "genie-python";
 
 /// The real 7-Zip (Debian package `7zip`). In CI a missing 7-Zip fails the run.
 pub fn seven_zip() -> Option<&'static str> {
-    let found = ["7zz", "7z"].into_iter().find(|exe| {
+    let found = ["7zz", "7z", "7za"].into_iter().find(|exe| {
         Command::new(exe)
             .arg("i")
             .output()

@@ -160,6 +160,10 @@ pub fn prepare(settings: &Settings, named: Option<&str>, check: bool) -> Prepare
             None => (None, None),
         },
     };
+    // As every command that names an instrument: the next one without a name starts from it.
+    if let Some((named, InstrumentFrom::Named)) = &instrument {
+        paths::remember_instrument(&paths::data_dir(), &named.name);
+    }
     let check = match (&instrument, check) {
         (_, false) => Check::Skipped,
         (None, true) => Check::NoInstrument,
