@@ -430,3 +430,52 @@ fn the_demo_shows_the_whole_fleet() {
     run.assert_code(0);
     assert_eq!(run.json()["components"][0]["verdict"], "development");
 }
+
+/// `fleet` against EPICS Base's soft IOC: every instrument's release line and how far behind the
+/// share's newest plain release (26.2.2) it is, in text, JSON and CSV.
+#[test]
+fn the_fleet_says_which_release_each_instrument_runs() {
+    let Some(python) = python() else { return };
+    let peer = Peer::python(&python, "softioc", &[]);
+    let env = Env::with_standard_share();
+    let run = run_with(&env, &peer, &["fleet", "--json"]);
+    run.assert_code(0);
+    let doc = run.json();
+    assert_eq!(doc["newest"], "26.2.2");
+    let standing = |name: &str| {
+        doc["instruments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .map(|i| {
+                (
+                    i["line"].clone(),
+                    i["standing"].as_str().unwrap().to_string(),
+                )
+            })
+            .unwrap()
+    };
+    assert_eq!(standing("LARMOR"), ("26.2".into(), "a patch behind".into()));
+    assert_eq!(standing("INST002"), ("26.2".into(), "newest".into()));
+    assert_eq!(standing("INST061").1, "unreachable");
+    assert_eq!(standing("GARBLED").1, "unreachable");
+    assert_eq!(doc["instruments"].as_array().unwrap().len(), FLEET + 1);
+
+    let csv = run_with(&env, &peer, &["fleet", "--csv"]);
+    csv.assert_code(0);
+    assert!(
+        csv.stdout
+            .starts_with("\"instrument\",\"server version\",\"line\",\"standing\"\r\n")
+    );
+    assert!(
+        csv.stdout
+            .contains("\"LARMOR\",\"26.2.1.1001\",\"26.2\",\"a patch behind\"\r\n")
+    );
+    let text = run_with(&env, &peer, &["fleet"]);
+    assert!(
+        text.stdout.starts_with("Newest release: 26.2.2"),
+        "{}",
+        text.stdout
+    );
+}

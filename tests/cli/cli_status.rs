@@ -272,3 +272,42 @@ fn demo_works_on_a_fresh_machine() {
     let run = env.run(&["--demo", "releases", "--json"]);
     assert!(run.stdout.contains("26.2.1-hotfix"));
 }
+
+/// A share path that does not exist cannot be reached (exit 4, the OS's reason once), whatever
+/// the policy says about signing.
+#[test]
+fn a_share_that_does_not_exist_is_unreachable_not_unsigned() {
+    let env = Env::new();
+    fs::write(env.dir.path().join("no-policy.toml"), "").unwrap();
+    let missing = env.dir.path().join("nowhere");
+    let run = env.run_from(missing.to_str().unwrap(), &["releases"]);
+    run.assert_code(4);
+    assert!(
+        run.stderr.contains("cannot read the release source"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("sign"), "{}", run.stderr);
+}
+
+/// A folder near a share (the folder above `Releases`, a release folder, a kit folder) gets the
+/// share's path as a suggestion.
+#[test]
+fn a_folder_near_the_share_suggests_the_share() {
+    let env = Env::with_standard_share();
+    for near in [
+        env.dir.path().to_path_buf(),
+        env.share.join("26.2.0"),
+        env.share.join("26.2.0").join("Client"),
+    ] {
+        let run = env.run_from(near.to_str().unwrap(), &["releases"]);
+        run.assert_code(2);
+        assert!(
+            run.stderr
+                .contains(&format!("did you mean {}?", env.share.display())),
+            "{}: {}",
+            near.display(),
+            run.stderr
+        );
+    }
+}

@@ -79,6 +79,8 @@ pub enum Command {
     Releases,
     /// List the instruments in CS:INSTLIST with the server version each one runs.
     Instruments,
+    /// Which release every instrument runs, and how far behind the newest release it is.
+    Fleet(FleetArgs),
     /// Serve the demo's simulated instrument fleet over Channel Access on loopback until killed.
     DemoFleet(DemoFleetArgs),
     /// Check the installed files against the manifest in the source's signed index.
@@ -89,6 +91,13 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Update ibex-updater itself from the builds the signed index lists.
     SelfUpdate(SelfUpdateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// Print CSV (for a spreadsheet) instead of a table.
+    #[arg(long, conflicts_with = "json")]
+    pub csv: bool,
 }
 
 #[derive(Debug, Args)]

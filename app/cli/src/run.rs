@@ -12,9 +12,9 @@ use ibex_updater_core::demo::fleet as demo_fleet;
 use ibex_updater_core::error::UpdateError;
 use ibex_updater_core::install::{InstallOptions, Report};
 use ibex_updater_core::progress::{NoProgress, Progress};
-use ibex_updater_core::usecase::apply;
 use ibex_updater_core::usecase::plan::{self, InstallRequest};
 use ibex_updater_core::usecase::survey::{self, ServerRequest};
+use ibex_updater_core::usecase::{apply, fleet};
 use serde_json::json;
 
 use crate::args::{CheckArgs, Cli, Command, DemoFleetArgs, InstallArgs, ServerArgs};
@@ -91,6 +91,17 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             Ok(code::SUCCESS)
         }
         Command::Instruments => instruments(cli, &settings),
+        Command::Fleet(args) => {
+            let fleet = fleet::fleet(&settings)?;
+            if cli.json {
+                println!("{}", output::fleet_json(&fleet));
+            } else if args.csv {
+                print!("{}", output::fleet_csv(&fleet));
+            } else {
+                print!("{}", output::fleet_text(&fleet));
+            }
+            Ok(code::SUCCESS)
+        }
         Command::Verify(args) => signing::verify(cli, &settings, &args.component.components()),
         Command::SelfUpdate(args) => signing::self_update(cli, &settings, args.check),
         Command::Releases => {

@@ -35,6 +35,12 @@ pub enum UpdateError {
     #[error("cannot read the EPICS_UTILS folder {path}: {cause}")]
     EpicsUtilsUnreachable { path: PathBuf, cause: io::Error },
 
+    #[error("{location} holds no release folders; did you mean {}?", suggestion.display())]
+    NotAReleaseShare {
+        location: String,
+        suggestion: PathBuf,
+    },
+
     #[error("release {release} is not in the release source")]
     NoSuchRelease { release: String },
 
@@ -322,6 +328,7 @@ impl UpdateError {
             UpdateError::InvalidVersion(_)
             | UpdateError::UnknownInstrument { .. }
             | UpdateError::NoReleaseSource { .. }
+            | UpdateError::NotAReleaseShare { .. }
             | UpdateError::PolicyFixesSetting { .. }
             | UpdateError::BadConfigFile { .. }
             | UpdateError::BadCaAddresses { .. }

@@ -213,6 +213,29 @@ fn kit_files(dir: &Path, component: Component) -> Vec<KitFile> {
         .collect()
 }
 
+/// The release share that `dir`, which holds no release folder, is near: the share root above
+/// `Releases`, one release folder, or a kit folder inside one.
+fn near_miss(dir: &Path) -> Option<PathBuf> {
+    let holds_releases = |candidate: &Path| {
+        fs::read_dir(candidate).ok().is_some_and(|entries| {
+            entries.flatten().any(|e| {
+                e.path().is_dir()
+                    && e.file_name()
+                        .to_str()
+                        .is_some_and(|n| n.parse::<ReleaseName>().is_ok())
+            })
+        })
+    };
+    let below = dir.join("Releases");
+    let parent = dir.parent();
+    let grandparent = parent.and_then(Path::parent);
+    [Some(below.as_path()), parent, grandparent]
+        .into_iter()
+        .flatten()
+        .find(|candidate| holds_releases(candidate))
+        .map(Path::to_path_buf)
+}
+
 /// A path for people: without the `\\?\` prefix that canonical paths carry on Windows.
 fn shown(path: &Path) -> String {
     let text = path.display().to_string();
@@ -265,9 +288,11 @@ impl ReleaseSource for ShareSource {
     }
 
     fn read_catalog(&self) -> Result<Catalog, UpdateError> {
+        // A share that cannot be listed is unreachable, whatever its index would have said.
+        let listing = fs::read_dir(&self.root).map_err(self.unreachable())?;
         let index = self.read_index()?;
         let mut releases = Vec::new();
-        for entry in fs::read_dir(&self.root).map_err(self.unreachable())? {
+        for entry in listing {
             let entry = entry.map_err(self.unreachable())?;
             let Some(name) = entry
                 .file_name()
@@ -288,6 +313,14 @@ impl ReleaseSource for ShareSource {
                 })
                 .collect();
             releases.push(Release { name, kits });
+        }
+        if releases.is_empty()
+            && let Some(suggestion) = near_miss(&self.root)
+        {
+            return Err(UpdateError::NotAReleaseShare {
+                location: self.location(),
+                suggestion,
+            });
         }
         releases.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Catalog::new(self.location(), index, releases))

@@ -3,6 +3,7 @@
 //! sends the same calls from its buttons and draws what they return. Neither re-derives a rule.
 
 pub mod apply;
+pub mod fleet;
 pub mod launch;
 pub mod logon;
 pub mod plan;
