@@ -213,13 +213,10 @@ impl UpdaterApp {
         let aside: Vec<Notice> = result.as_ref().map_or_else(
             |_| Vec::new(),
             |report| {
-                let edited = report.edited.iter().map(|(component, files)| Notice {
-                    is_error: true,
-                    headline: format!(
-                        "{component} had files edited by hand that the new version does not carry. Roll back to get them back."
-                    ),
-                    detail: Some(files.join("\n")),
-                });
+                let edited = report
+                    .edited
+                    .iter()
+                    .map(|(component, files)| Notice::edited(*component, files));
                 let profile = report.ipython_profile.as_ref().and_then(Notice::profile);
                 let epics_utils = report.epics_utils.as_ref().and_then(Notice::epics_utils);
                 edited.chain(profile).chain(epics_utils).collect()

@@ -4,6 +4,7 @@
 use eframe::egui::{self, RichText};
 
 use super::theme;
+use ibex_updater_core::client::component::Component;
 use ibex_updater_core::client::ipython_profile::{Applied, ProfileStep};
 use ibex_updater_core::error::{ErrorKind, UpdateError};
 use ibex_updater_core::install::EpicsUtils;
@@ -66,6 +67,17 @@ impl Notice {
             is_error: true,
             headline: format!("{doing} failed. {advice}{unchanged}"),
             detail: Some(error_chain(error)),
+        }
+    }
+
+    /// Files of the replaced version that were edited by hand, which the new one does not carry.
+    pub fn edited(component: Component, files: &[String]) -> Notice {
+        Notice {
+            is_error: true,
+            headline: format!(
+                "{component} had files edited by hand that the new version does not carry. Roll back to get them back."
+            ),
+            detail: Some(files.join("\n")),
         }
     }
 

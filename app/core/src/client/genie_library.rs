@@ -95,6 +95,13 @@ mod tests {
     }
 
     #[test]
+    fn an_oversized_metadata_falls_back_to_the_folder_name() {
+        let huge = format!("Version: 9.9.9\n{}", "x".repeat(2 << 20));
+        let dir = python_with("genie_python-26.2.0.dist-info", Some(&huge));
+        assert_eq!(library_version(dir.path()).as_deref(), Some("26.2.0"));
+    }
+
+    #[test]
     fn falls_back_to_the_folder_name_and_refuses_odd_text() {
         let dir = python_with("genie_python-26.2.0.dist-info", None);
         assert_eq!(library_version(dir.path()).as_deref(), Some("26.2.0"));

@@ -311,6 +311,17 @@ mod tests {
     }
 
     #[test]
+    fn an_oversized_file_is_refused_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = path(dir.path());
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let huge = "preferences/initialName=LARMOR\n".repeat(4096);
+        std::fs::write(&file, huge).unwrap();
+        let err = read(dir.path()).unwrap_err();
+        assert!(matches!(err, UpdateError::TooLarge { .. }), "{err}");
+    }
+
+    #[test]
     fn an_incomplete_file_names_no_instrument() {
         let dir = tempfile::tempdir().unwrap();
         let file = path(dir.path());

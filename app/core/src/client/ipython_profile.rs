@@ -250,6 +250,16 @@ mod tests {
     }
 
     #[test]
+    fn an_oversized_installed_config_is_refused_and_nothing_written() {
+        let (dir, python) = python_with_config(&"#".repeat((2 << 20) as usize));
+        let home = dir.path().join("home");
+        let err = apply(&python, &home).unwrap_err();
+        assert!(matches!(err, UpdateError::TooLarge { .. }), "{err}");
+        assert!(!profile_config(&home).exists());
+        assert!(!is_pending(&python, &home), "unreadable, so not offered");
+    }
+
+    #[test]
     fn nothing_is_pending_without_an_installed_config() {
         let dir = tempfile::tempdir().unwrap();
         let python = dir.path().join("Python3");

@@ -135,9 +135,7 @@ pub fn install(
     Ok(Report {
         recovered,
         changes,
-        epics_utils: None,
-        ipython_profile: None,
-        edited: Vec::new(),
+        ..Report::default()
     })
 }
 
@@ -192,9 +190,7 @@ pub fn rollback(
     Ok(Report {
         recovered,
         changes,
-        epics_utils: None,
-        ipython_profile: None,
-        edited: Vec::new(),
+        ..Report::default()
     })
 }
 

@@ -385,6 +385,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn kit_files_that_are_too_large_or_not_files_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let kit = dir.path().join("26.2.0").join("genie_python_3");
+        fs::create_dir_all(&kit).unwrap();
+        let release = dir.path().join("26.2.0");
+        std::os::unix::fs::symlink("/dev/zero", kit.join("ipython_config.py")).unwrap();
+        assert!(kit_files(&release, Component::GeniePython).is_empty());
+        fs::remove_file(kit.join("ipython_config.py")).unwrap();
+        let big = vec![b'#'; usize::try_from(ipython_profile::CONFIG_CAP).unwrap() + 1];
+        fs::write(kit.join("ipython_config.py"), big).unwrap();
+        assert!(kit_files(&release, Component::GeniePython).is_empty());
+        fs::write(kit.join("ipython_config.py"), "c = get_config()\n").unwrap();
+        assert_eq!(kit_files(&release, Component::GeniePython).len(), 1);
+    }
+
+    #[test]
     fn endless_release_notes_are_left_out() {
         let dir = tempfile::tempdir().unwrap();
         let release: ReleaseName = "26.2.0".parse().unwrap();
