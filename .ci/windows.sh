@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Windows half of CI: builds the whole workspace, tests included, for x86_64-pc-windows-gnu
-# from Debian's packages alone, and runs the library tests under Wine.
+# from Debian's packages alone, runs the whole test suite under Wine, installs and removes the MSI
+# under Wine (.ci/msi-under-wine.sh), and opens the window under Wine and Xvfb.
 #
 # - Debian's rustc-web and cargo-web, with their std sources, are unpacked into
 #   target/windows-toolchain and linked as the rustup toolchain `ibex-windows`: the machine's own
@@ -9,8 +10,11 @@
 # - gcc-mingw-w64 links; Wine runs the tests. Wine 8 has no bcryptprimitives.dll, whose
 #   ProcessPrng Rust's std calls for random bytes: .ci/wine/bcryptprimitives.c stands in for it.
 # - A Windows 7-Zip for test fixtures comes from the npm package 7zip-bin.
+# - Wine can start a Linux program but can neither wait for it nor stop it: the Channel Access
+#   peers (Linux Python programs) are started for the tests by tests/peers/launcher.py.
 #
-# Usage: .ci/windows.sh    (as root, like .ci/run; prints the test binaries' results)
+# Usage: .ci/windows.sh    (as root, like .ci/run, after it has made target/ca-venv; prints the
+# test binaries' results)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -47,6 +51,11 @@ echo "Windows toolchain: $(rustc +ibex-windows --version)"
 export WINEPREFIX=$root/target/wine-prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 if [ ! -f "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" ]; then
     wineboot -i >/dev/null 2>&1
+    # Wine links the user's Desktop, Documents and the like to the Linux home: make them folders
+    # of the prefix, so that nothing a test or the MSI writes there lands outside it.
+    for link in "$WINEPREFIX"/drive_c/users/*/*; do
+        if [ -L "$link" ]; then rm "$link" && mkdir "$link"; fi
+    done
     x86_64-w64-mingw32-gcc -shared -O2 -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
         .ci/wine/bcryptprimitives.c .ci/wine/bcryptprimitives.def -ladvapi32
 fi
@@ -63,9 +72,28 @@ export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine
 cargo=(cargo +ibex-windows)
 build=(-Zbuild-std --target "$target" --target-dir target/windows --locked)
-# Everything builds for Windows, tests included.
+started=$SECONDS
 "${cargo[@]}" test --no-run --workspace "${build[@]}"
-# The libraries' tests run under Wine. The integration suites need peers that Wine cannot start
-# here (CA servers, a display for the window); issue 12 brings them over.
-"${cargo[@]}" test --lib -p ibex-updater-core -p ibex-updater-window "${build[@]}" 2>&1
-wineserver -k 2>/dev/null || true
+echo "the Windows build took $((SECONDS - started)) s"
+
+# What the tests need beside them: the launcher of Linux peers, and a display for the windows
+# that the pop-up tests open.
+launcher_port=$(mktemp -u)
+target/ca-venv/bin/python tests/peers/launcher.py "$launcher_port" &
+launcher=$!
+Xvfb :96 -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
+xvfb=$!
+trap 'kill "$launcher" "$xvfb" 2>/dev/null || true; wineserver -k 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s "$launcher_port" ] && break; sleep 0.1; done
+export IBEX_TEST_LAUNCHER DISPLAY=:96
+IBEX_TEST_LAUNCHER=$(cat "$launcher_port")
+
+started=$SECONDS
+"${cargo[@]}" test --workspace --no-fail-fast "${build[@]}" 2>&1
+echo "the Windows tests took $((SECONDS - started)) s"
+
+exe=target/windows/$target/debug/ibex-updater.exe
+.ci/msi-under-wine.sh "$exe"
+# Wine's DirectX 12 (vkd3d) cannot compile the shaders wgpu's DirectX 12 backend needs (real
+# Windows has d3dcompiler_47): under Wine the window draws with Vulkan, on Mesa's lavapipe.
+WGPU_BACKEND=vulkan WINDOW_SHOT=target/window-wine.png .ci/window-check.sh wine "$exe"

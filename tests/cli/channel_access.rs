@@ -6,27 +6,38 @@
 //! `target/ca-venv/bin/python` (which `.ci/run` creates). With `CI` set, a missing peer fails.
 #![allow(clippy::unwrap_used)] // the peer harness: a failure to set a peer up should panic the test
 
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::{Env, Run};
+use crate::linux_program;
 use ibex_updater_core::instrument::ca::{self, CaConfig, Value};
 use ibex_updater_core::instrument::list::decode_instlist;
 
 const FLEET: usize = 61;
 
 pub(crate) fn python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("IBEX_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::common::workspace_root().join("target/ca-venv/bin/python"));
-    let works = Command::new(&candidate)
-        .args(["-c", "import softioc, caproto"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    if !linux_program::available() {
+        crate::common::peer_missing(
+            "the launcher of Linux peers (IBEX_TEST_LAUNCHER)",
+            "run the Windows tests with .ci/windows.sh, which starts tests/peers/launcher.py",
+        );
+        return None;
+    }
+    // Under Wine, "python" is the launcher's own Python.
+    let candidate = if cfg!(windows) {
+        PathBuf::from("python")
+    } else {
+        std::env::var_os("IBEX_TEST_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| crate::common::workspace_root().join("target/ca-venv/bin/python"))
+    };
+    let (works, _) =
+        linux_program::output(Command::new(&candidate).args(["-c", "import softioc, caproto"]));
     if works {
         return Some(candidate);
     }
@@ -51,10 +62,10 @@ fn free_port() -> u16 {
     }
 }
 
-/// A CA server process in its own process group, killed with everything it started on drop.
-/// It holds the repeater port, so that no peer spawns a repeater daemon that outlives the test.
+/// A CA server, killed with everything it started on drop. It holds the repeater port, so that
+/// no peer spawns a repeater daemon that outlives the test.
 pub(crate) struct Peer {
-    child: Child,
+    _process: linux_program::Running,
     /// Everything the peer printed.
     output: Arc<Mutex<Vec<String>>>,
     port: u16,
@@ -73,20 +84,14 @@ impl Peer {
             .env("EPICS_CAS_BEACON_ADDR_LIST", "127.0.0.1")
             // Beacons go to the port this test holds, not to a repeater that is not there.
             .env("EPICS_CAS_BEACON_PORT", repeater_port.to_string())
-            .env("EPICS_CA_MAX_ARRAY_BYTES", "1000000")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        // Its own process group, so that the drop can kill whatever the peer started.
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let mut child = command.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
+            .env("EPICS_CA_MAX_ARRAY_BYTES", "1000000");
+        let mut process = linux_program::spawn(&mut command);
+        let stdout = process.take_output();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let output = Arc::new(Mutex::new(Vec::new()));
         let collected = Arc::clone(&output);
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in stdout.lines().map_while(Result::ok) {
                 if line.starts_with("READY") || line.starts_with("serving") {
                     let _ = ready_tx.send(());
                 }
@@ -94,7 +99,7 @@ impl Peer {
             }
         });
         let peer = Peer {
-            child,
+            _process: process,
             output,
             port,
             repeater_port,
@@ -115,7 +120,7 @@ impl Peer {
     }
 
     pub(crate) fn python(python: &PathBuf, kind: &str, extra: &[&str]) -> Peer {
-        let script = crate::common::workspace_root().join("tests/peers/fleet_ioc.py");
+        let script = linux_program::repository_path("tests/peers/fleet_ioc.py");
         let mut command = Command::new(python);
         command
             .arg(script)
@@ -139,15 +144,6 @@ impl Peer {
 
     pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
         ca_env(self.port, self.repeater_port)
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -356,22 +352,12 @@ fn caproto_get_reads_the_demo_fleet() {
     command.args(["demo-fleet", "--port", &port.to_string()]);
     let peer = Peer::start(command, port);
     let caproto_get = python.with_file_name("caproto-get");
-    let out = Command::new(caproto_get)
-        .envs(peer.env())
-        .args([
-            "CS:INSTLIST",
-            "IN:LARMOR:CS:VERSION:SVN:REV",
-            "TE:DEVBOX:CS:VERSION:SVN:REV",
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (success, text) = linux_program::output(Command::new(caproto_get).envs(peer.env()).args([
+        "CS:INSTLIST",
+        "IN:LARMOR:CS:VERSION:SVN:REV",
+        "TE:DEVBOX:CS:VERSION:SVN:REV",
+    ]));
+    assert!(success, "{text}");
     assert!(text.contains("[26.2.0.1234]"), "{text}");
     assert!(text.contains("[0.0.0.42]"), "{text}");
     // caproto-get prints a char array as decimal bytes: turn them back into the hex text.

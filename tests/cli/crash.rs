@@ -121,9 +121,9 @@ fn abort_at_every_checkpoint_leaves_old_or_new() {
     }
 }
 
-#[cfg(unix)]
+/// Killed outright (SIGKILL; TerminateProcess on Windows) at each checkpoint.
 #[test]
-fn sigkill_at_every_checkpoint_leaves_old_or_new() {
+fn killed_at_every_checkpoint_leaves_old_or_new() {
     let (old, new) = reference_states();
     let all = install_checkpoints(&Component::ALL);
     for checkpoint in &all {
@@ -145,16 +145,15 @@ fn sigkill_at_every_checkpoint_leaves_old_or_new() {
             );
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        child.kill().unwrap(); // SIGKILL
+        child.kill().unwrap();
         child.wait().unwrap();
         let side = assert_consistent(&env, &old, &new, checkpoint);
         assert_eq!(side, expected_side(checkpoint, &all), "{checkpoint}");
     }
 }
 
-#[cfg(unix)]
 #[test]
-fn sigkill_at_arbitrary_moments_leaves_old_or_new() {
+fn killed_at_arbitrary_moments_leaves_old_or_new() {
     let (old, new) = reference_states();
     // Spread the kills over the length of a real install, measured here rather than assumed.
     let probe = env_with_old_installed();

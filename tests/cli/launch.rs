@@ -93,7 +93,9 @@ fn a_matching_client_points_the_gui_at_the_instrument_and_starts_it_in_client_e4
     assert_eq!(out["gui"]["status"], "started");
 
     let record = gui_record(&env);
-    assert_eq!(record["cwd"], canonical(&env.gui_dir()));
+    // Both sides canonical: Windows gives a process its folder without the `\\?\` prefix.
+    let cwd = Path::new(record["cwd"].as_str().unwrap());
+    assert_eq!(canonical(cwd), canonical(&env.gui_dir()));
     assert_eq!(record["args"], serde_json::json!(["-clean", "a b"]));
     let preference = record["preference"]
         .as_str()

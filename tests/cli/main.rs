@@ -13,6 +13,7 @@ mod front_ends_agree;
 mod http_source;
 mod install;
 mod launch;
+mod linux_program;
 mod numbers;
 mod packaging;
 mod policy;

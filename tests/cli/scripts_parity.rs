@@ -117,11 +117,17 @@ fn an_install_by_another_account_leaves_the_step_pending_until_the_users_logon()
     assert_eq!(status.json()["ipython_profile_pending"], false);
 }
 
-#[cfg(unix)]
+/// The system account (which runs installs pushed by IT) has a profile of its own that no one
+/// uses genie_python from.
 #[test]
 fn a_system_account_never_gets_the_profile_written() {
     let env = env_with_ipython_config();
-    let report = install_genie(&env, Path::new("/root"));
+    let system = if cfg!(windows) {
+        r"C:\Windows\system32\config\systemprofile"
+    } else {
+        "/root"
+    };
+    let report = install_genie(&env, Path::new(system));
     assert_eq!(report["ipython_profile"]["status"], "pending", "{report}");
     assert!(
         report["ipython_profile"]["reason"]

@@ -123,6 +123,13 @@ pub enum UpdateError {
         pid: u32,
     },
 
+    /// Windows refused a move or delete for longer than the retries wait: a program holds a file
+    /// in the folder open.
+    #[error(
+        "{path} is in use by another program ({detail}); close the IBEX GUI, genie_python and any window or editor open in that folder, then try again"
+    )]
+    InUse { path: PathBuf, detail: String },
+
     #[error(
         "the IBEX GUI is not installed: {path} does not exist; install it with `ibex-updater install`"
     )]
@@ -352,6 +359,7 @@ impl UpdateError {
             | UpdateError::Io { .. }
             | UpdateError::Locked { .. }
             | UpdateError::ClientRunning { .. }
+            | UpdateError::InUse { .. }
             | UpdateError::GuiNotInstalled { .. }
             | UpdateError::StartFailed { .. }
             | UpdateError::NothingToRollBack { .. }

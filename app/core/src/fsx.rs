@@ -93,35 +93,68 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), UpdateError> {
     Ok(())
 }
 
-/// Renames `from` to `to`. On Windows an antivirus scanner or the search indexer may hold a file
-/// that was just written for a moment, and the rename fails with a sharing violation: that is
-/// retried for a few seconds, as rustup does.
-pub fn rename(from: &Path, to: &Path) -> Result<(), UpdateError> {
-    let retry = Retry {
-        attempts: 10,
-        first_backoff: Duration::from_millis(50),
-        max_backoff: Duration::from_secs(1),
-    };
-    let what = format!("moving {} to {}", from.display(), to.display());
-    retry
-        .run(&what, |_| match fs::rename(from, to) {
+/// How long a move or delete that Windows refuses is retried: about 5 s in all.
+const WHILE_IN_USE: Retry = Retry {
+    attempts: 10,
+    first_backoff: Duration::from_millis(50),
+    max_backoff: Duration::from_secs(1),
+};
+
+/// Runs `step` on `path`, retrying while Windows refuses it because another program has a file
+/// open: an antivirus scanner or the search indexer holds a file that was just written for a
+/// moment, as rustup found. Past the retries the error is [`UpdateError::InUse`].
+fn while_in_use(
+    op: &'static str,
+    path: &Path,
+    what: &str,
+    mut step: impl FnMut() -> io::Result<()>,
+) -> Result<(), UpdateError> {
+    WHILE_IN_USE
+        .run(what, |_| match step() {
             Ok(()) => Ok(()),
             Err(e) if is_transient_lock(&e) => Err(Attempt::Transient(e.to_string())),
             Err(e) => Err(Attempt::Fatal(e)),
         })
-        .map_err(|gave_up| {
-            let source = match gave_up {
-                GaveUp::Fatal(e) => e,
-                GaveUp::Exhausted { last, .. } => {
-                    io::Error::new(io::ErrorKind::PermissionDenied, last)
-                }
-            };
-            UpdateError::Io {
-                op: "move",
-                path: from.to_path_buf(),
-                cause: io::Error::new(source.kind(), format!("to {}: {source}", to.display())),
-            }
+        .map_err(|gave_up| match gave_up {
+            GaveUp::Fatal(cause) => UpdateError::io(op, path)(cause),
+            GaveUp::Exhausted { last, .. } => UpdateError::InUse {
+                path: path.to_path_buf(),
+                detail: last,
+            },
         })
+}
+
+/// Renames `from` to `to`, riding out Windows' brief sharing violations.
+pub fn rename(from: &Path, to: &Path) -> Result<(), UpdateError> {
+    let what = format!("moving {} to {}", from.display(), to.display());
+    while_in_use("move", from, &what, || fs::rename(from, to)).map_err(|e| match e {
+        UpdateError::Io { op, path, cause } => UpdateError::Io {
+            op,
+            path,
+            cause: io::Error::new(cause.kind(), format!("to {}: {cause}", to.display())),
+        },
+        other => other,
+    })
+}
+
+/// Removes the folder `path` with everything in it, riding out Windows' brief sharing
+/// violations. A folder that is not there is fine.
+pub fn remove_dir_all(path: &Path) -> Result<(), UpdateError> {
+    let what = format!("removing {}", path.display());
+    while_in_use("remove", path, &what, || match fs::remove_dir_all(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    })
+}
+
+/// Removes the file `path`, riding out Windows' brief sharing violations. A file that is not
+/// there is fine.
+pub fn remove_file(path: &Path) -> Result<(), UpdateError> {
+    let what = format!("removing {}", path.display());
+    while_in_use("remove", path, &what, || match fs::remove_file(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    })
 }
 
 /// ERROR_ACCESS_DENIED (5), ERROR_SHARING_VIOLATION (32) and ERROR_LOCK_VIOLATION (33): what
@@ -337,6 +370,51 @@ mod tests {
         assert!(!dir.path().join("a").exists());
         let kept = Staging::create(dir.path().join("b")).unwrap().keep();
         assert!(kept.is_dir());
+    }
+
+    /// A file held open without sharing, as a virus scanner holds one it is reading.
+    #[cfg(windows)]
+    fn hold(path: &Path) -> File {
+        use std::os::windows::fs::OpenOptionsExt;
+        File::options().read(true).share_mode(0).open(path).unwrap()
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn a_rename_and_a_delete_wait_until_the_file_is_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("held"), dir.path().join("moved"));
+        fs::write(&from, "x").unwrap();
+        for step in 0..2 {
+            let path = if step == 0 { &from } else { &to };
+            let held = hold(path);
+            let release = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(300));
+                drop(held);
+            });
+            if step == 0 {
+                rename(&from, &to).unwrap();
+            } else {
+                remove_file(&to).unwrap();
+            }
+            release.join().unwrap();
+        }
+        assert!(!from.exists() && !to.exists());
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn a_file_held_past_the_retries_is_in_use_and_left_where_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("held");
+        fs::write(&path, "x").unwrap();
+        let _held = hold(&path);
+        let err = rename(&path, &dir.path().join("moved")).unwrap_err();
+        assert!(matches!(err, UpdateError::InUse { .. }), "{err:?}");
+        assert!(err.to_string().contains("close the IBEX GUI"), "{err}");
+        let err = remove_file(&path).unwrap_err();
+        assert!(matches!(err, UpdateError::InUse { .. }), "{err:?}");
+        assert!(path.exists());
     }
 
     #[test]

@@ -75,21 +75,20 @@ pub fn read(client_dir: &Path) -> Result<Option<GuiInstrument>, UpdateError> {
 /// whether the file changed.
 pub fn write(client_dir: &Path, instrument: &GuiInstrument) -> Result<bool, UpdateError> {
     let file = path(client_dir);
-    let existing = fsx::read_file_capped(&file, CAP)?;
-    let mut entries = existing
-        .as_deref()
-        .map(|b| parse(&String::from_utf8_lossy(b)))
-        .unwrap_or_default();
+    let existing =
+        fsx::read_file_capped(&file, CAP)?.map(|bytes| parse(&String::from_utf8_lossy(&bytes)));
+    let mut entries = existing.clone().unwrap_or_default();
     entries
         .entry(VERSION_KEY.to_string())
         .or_insert_with(|| "1".to_string());
     entries.insert(NAME_KEY.into(), instrument.name.clone());
     entries.insert(HOST_KEY.into(), instrument.host.clone());
     entries.insert(PV_KEY.into(), instrument.pv_prefix.clone());
-    let text = render(&entries, if cfg!(windows) { "\r\n" } else { "\n" });
-    if existing.as_deref() == Some(text.as_bytes()) {
+    // A file that already says all of it is left as it is, whatever its line endings or comments.
+    if existing.as_ref() == Some(&entries) {
         return Ok(false);
     }
+    let text = render(&entries, if cfg!(windows) { "\r\n" } else { "\n" });
     fsx::write_atomically(&file, text.as_bytes())?;
     Ok(true)
 }

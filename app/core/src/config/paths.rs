@@ -6,13 +6,15 @@ use directories::ProjectDirs;
 
 use crate::fsx;
 
-/// Per-user data: the demo, remembered settings. `IBEX_UPDATER_DATA_DIR` overrides it.
+/// Per-user data: logs, remembered settings, the demo. `%LOCALAPPDATA%\ISIS\IBEX Updater\data` on
+/// Windows (never the roaming profile: the demo share and logs are large and belong to this
+/// machine), the XDG data folder elsewhere. `IBEX_UPDATER_DATA_DIR` overrides it.
 pub fn data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("IBEX_UPDATER_DATA_DIR") {
         return PathBuf::from(dir);
     }
     ProjectDirs::from("uk.ac.stfc", "ISIS", "IBEX Updater")
-        .map(|d| d.data_dir().to_path_buf())
+        .map(|d| d.data_local_dir().to_path_buf())
         .unwrap_or_else(|| std::env::temp_dir().join("ibex-updater"))
 }
 

@@ -83,8 +83,7 @@ pub fn swap_in(root: &InstallRoot, journal: &Journal) -> Result<(), UpdateError>
     if let Err(e) = result {
         tracing::warn!("swap failed ({e}); putting the previous version back");
         undo(journal)?;
-        fs::remove_file(root.journal_path())
-            .map_err(UpdateError::io("remove", root.journal_path()))?;
+        fsx::remove_file(&root.journal_path())?;
         return Err(e);
     }
     sync_dir(root.path());
@@ -97,8 +96,8 @@ pub fn commit(root: &InstallRoot, journal: &mut Journal, tx_dir: &Path) -> Resul
     journal.write(&root.journal_path())?;
     checkpoint::reach("committed")?;
     finish(journal, tx_dir)?;
-    fs::remove_dir_all(tx_dir).map_err(UpdateError::io("remove", tx_dir))?;
-    fs::remove_file(root.journal_path()).map_err(UpdateError::io("remove", root.journal_path()))?;
+    fsx::remove_dir_all(tx_dir)?;
+    fsx::remove_file(&root.journal_path())?;
     checkpoint::reach("cleaned")
 }
 
@@ -165,13 +164,13 @@ pub fn recover(root: &InstallRoot) -> Result<Vec<String>, UpdateError> {
                 ));
             }
         }
-        fs::remove_file(&journal_path).map_err(UpdateError::io("remove", &journal_path))?;
+        fsx::remove_file(&journal_path)?;
     }
     let staging = root.staging_dir();
     if let Ok(entries) = fs::read_dir(&staging) {
         for entry in entries.flatten() {
             let path = entry.path();
-            fs::remove_dir_all(&path).map_err(UpdateError::io("remove", &path))?;
+            fsx::remove_dir_all(&path)?;
             notes.push(format!(
                 "removed leftovers of an interrupted install from {}",
                 path.display()

@@ -288,7 +288,7 @@ fn prepare(
     fs::create_dir_all(&tree).map_err(UpdateError::io("create", &tree))?;
     let syncer = options.sync.then(|| Syncer::start(SYNC_THREADS));
     extract::extract_7z(&archive, &tree, component, progress, syncer.as_ref())?;
-    fs::remove_file(&archive).map_err(UpdateError::io("remove", &archive))?;
+    fsx::remove_file(&archive)?;
     checkpoint::reach(&format!("extracted:{}", component.id()))?;
 
     progress.stage(component, Stage::Verify, None);
