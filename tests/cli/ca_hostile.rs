@@ -120,14 +120,14 @@ fn run_against_flood(args: &[&str]) -> Run {
 fn a_server_that_floods_echoes_and_never_reads_cannot_hang_instruments() {
     let run = run_against_flood(&["instruments"]);
     run.assert_code(5);
-    // Linux blocks the send once the server's buffers are full; Wine's sockets take the echo
-    // replies without blocking, so there the time runs out between two sends instead.
-    let why = if cfg!(windows) {
-        "the deadline passed before the request was sent"
-    } else {
-        "stopped reading what the updater sends"
-    };
-    assert!(run.stderr.contains(why), "{}", run.stderr);
+    // The send blocks once the server's buffers are full, or (under load, or on Wine, whose
+    // sockets take the echo replies without blocking) the time runs out between two sends.
+    assert!(
+        run.stderr
+            .contains("stopped reading what the updater sends"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

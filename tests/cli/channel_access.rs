@@ -201,12 +201,25 @@ fn check_fleet(peer: &Peer) {
         assert_eq!(server["version"], "26.2.1.1001");
         assert_eq!(
             server["instrument"],
-            serde_json::json!({"name": "LARMOR", "host": "NDXLARMOR", "pv_prefix": "IN:LARMOR:"})
+            serde_json::json!({"name": "LARMOR", "host": "NDXLARMOR", "pv_prefix": "IN:LARMOR:", "from": "named"})
         );
     }
     // ... and is remembered.
     let run = run_with(&env, peer, &["instruments", "--json"]);
     assert_eq!(run.json()["instruments"][0]["last_used"], true);
+    // With nothing named, `status` asks the instrument used last, as the window does, and says so.
+    let run = run_with(&env, peer, &["status", "--json"]);
+    run.assert_code(0);
+    let server = &run.json()["server"];
+    assert_eq!(server["instrument"]["from"], "last-used", "{server}");
+    assert_eq!(server["version"], "26.2.1.1001");
+    let run = run_with(&env, peer, &["status"]);
+    assert!(
+        run.stdout
+            .contains("LARMOR (NDXLARMOR, PV prefix IN:LARMOR:, the one you used last; pick another with --instrument)"),
+        "{}",
+        run.stdout
+    );
 
     // A garbled version PV: a clear error, and nothing installed.
     let run = run_with(&env, peer, &["install", "--instrument", "GARBLED"]);
@@ -243,6 +256,18 @@ fn check_fleet(peer: &Peer) {
         "{}",
         run.stderr
     );
+    // Nothing named: `install` matches the instrument used last (INST061 now), says so, and
+    // installs nothing while it does not answer.
+    let before = env.snapshot();
+    let run = run_with(&env, peer, &["install"]);
+    run.assert_code(5);
+    assert!(
+        run.stdout
+            .contains("Matching the client to INST061 (the instrument you used last); pick another with --instrument"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(env.snapshot(), before);
 
     // A 100,000-character char array needs the extended header. (The soft IOC counts the
     // terminating NUL as an element; the text is what counts.)

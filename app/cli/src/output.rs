@@ -6,19 +6,20 @@ use ibex_updater_core::client::ipython_profile::{Applied, ProfileStep};
 use ibex_updater_core::client::version::Version;
 use ibex_updater_core::install::{EpicsUtils, Report};
 use ibex_updater_core::instrument::link::InstrumentStatus;
-use ibex_updater_core::instrument::list::Instrument;
 use ibex_updater_core::release::{KitStatus, Release};
 use ibex_updater_core::usecase::fleet::{Fleet, Standing};
 use ibex_updater_core::usecase::status::{ComponentStatus, Status, target_version};
+use ibex_updater_core::usecase::survey::{InstrumentFrom, Server};
 use serde_json::{Value, json};
 
 use ibex_updater_core::config::resolved::Settings;
 
-pub fn status_json(status: &Status, instrument: Option<&Instrument>) -> Value {
+pub fn status_json(status: &Status, server: &Server) -> Value {
+    let from = server.from.map(InstrumentFrom::id);
     json!({
         "server": {
             "version": status.server.as_ref().map(|v| v.to_string()),
-            "instrument": instrument.map(|i| json!({"name": i.name, "host": i.host, "pv_prefix": i.pv_prefix})),
+            "instrument": server.instrument.as_ref().map(|i| json!({"name": i.name, "host": i.host, "pv_prefix": i.pv_prefix, "from": from})),
         },
         "components": status.components.iter().map(|c| json!({
             "component": c.component.id(),
@@ -31,24 +32,53 @@ pub fn status_json(status: &Status, instrument: Option<&Instrument>) -> Value {
     })
 }
 
+/// Says which instrument the client is matched to when nobody named it this time, with how to
+/// pick another: nothing when it was named or there is none.
+pub fn instrument_chosen(server: &Server) -> String {
+    match (&server.instrument, server.from) {
+        (Some(i), Some(from @ (InstrumentFrom::LastUsed | InstrumentFrom::Settings))) => {
+            let which = if from == InstrumentFrom::LastUsed {
+                "the instrument you used last"
+            } else {
+                "the instrument in your settings"
+            };
+            format!(
+                "Matching the client to {} ({which}); pick another with --instrument, or a release with --version\n",
+                i.name
+            )
+        }
+        _ => String::new(),
+    }
+}
+
 pub fn status_text(
     status: &Status,
-    instrument: Option<&Instrument>,
+    server: &Server,
     catalog: &Catalog,
     settings: &Settings,
 ) -> String {
     let mut out = String::new();
-    let server = status.server.as_ref().map_or_else(
+    let version = status.server.as_ref().map_or_else(
         || "unknown (pass --instrument or --server-version)".to_string(),
         |v| v.to_string(),
     );
-    if let Some(i) = instrument {
+    if let Some(i) = &server.instrument {
+        // An instrument nobody named this time is said to be so, with how to pick another.
+        let why = match server.from {
+            Some(InstrumentFrom::LastUsed) => {
+                ", the one you used last; pick another with --instrument"
+            }
+            Some(InstrumentFrom::Settings) => {
+                ", from your settings; pick another with --instrument"
+            }
+            Some(InstrumentFrom::Named) | None => "",
+        };
         out.push_str(&format!(
-            "Instrument:     {} ({}, PV prefix {})\n",
+            "Instrument:     {} ({}, PV prefix {}{why})\n",
             i.name, i.host, i.pv_prefix
         ));
     }
-    out.push_str(&format!("Server version: {server}\n"));
+    out.push_str(&format!("Server version: {version}\n"));
     out.push_str(&format!(
         "Release source: {} ({})\n",
         catalog.location,

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use ibex_updater_core::catalog::TargetRequest;
 use ibex_updater_core::client::verdict::Verdict;
 use ibex_updater_core::config::paths;
 use ibex_updater_core::config::resolved::Settings;
@@ -141,18 +142,18 @@ fn status(
         server,
         status,
     } = survey::survey(settings, &args.request())?;
+    // Both outputs read the server before its error is taken for the exit code.
+    let doc = cli.json.then(|| output::status_json(&status, &server));
+    let text = (!cli.json).then(|| output::status_text(&status, &server, &catalog, settings));
     let unreachable = server.version.err().map(anyhow::Error::from);
-    if cli.json {
-        let mut doc = output::status_json(&status, server.instrument.as_ref());
+    if let Some(mut doc) = doc {
         if let Some(e) = &unreachable {
             doc["error"] = json!({"code": exit_code(e), "message": format!("{e:#}")});
         }
         println!("{doc}");
-    } else {
-        print!(
-            "{}",
-            output::status_text(&status, server.instrument.as_ref(), &catalog, settings)
-        );
+    }
+    if let Some(text) = text {
+        print!("{text}");
     }
     Ok((status.worst(), unreachable))
 }
@@ -210,8 +211,18 @@ fn plan_and_install(
 ) -> Result<Report> {
     let source = settings.source()?;
     let catalog = source.read_catalog()?;
+    let target = match &args.version {
+        Some(release) => TargetRequest::Release(release.clone()),
+        None => {
+            let server = survey::ask_server(settings, &args.server.request())?;
+            if !cli.json {
+                print!("{}", output::instrument_chosen(&server));
+            }
+            plan::target_for_server(server)?
+        }
+    };
     let request = InstallRequest {
-        target: plan::target_request(settings, args.version.as_ref(), &args.server.request())?,
+        target,
         components: args.components.component.components(),
         force: args.force,
     };

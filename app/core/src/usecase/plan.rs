@@ -6,13 +6,12 @@ use crate::catalog::{Catalog, TargetRequest};
 use crate::client::component::Component;
 use crate::client::version::{ClientVersion, ReleaseName, Version};
 use crate::client::version_file;
-use crate::config::resolved::Settings;
 use crate::error::UpdateError;
 use crate::index::FileEntry;
 use crate::install::InstallRoot;
 use crate::release::Kit;
 use crate::usecase::status::target_version;
-use crate::usecase::survey::{ServerRequest, ask_server};
+use crate::usecase::survey::Server;
 
 /// What the user asked to install.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,17 +64,11 @@ impl Plan {
     }
 }
 
-/// The target to install for the command line: exactly `release` when one is named, else the
-/// release that matches the server (asked live), else the newest release.
-pub fn target_request(
-    settings: &Settings,
-    release: Option<&ReleaseName>,
-    server: &ServerRequest,
-) -> Result<TargetRequest, UpdateError> {
-    if let Some(release) = release {
-        return Ok(TargetRequest::Release(release.clone()));
-    }
-    Ok(match ask_server(settings, server)?.version? {
+/// The target to install for the command line when no release is named: the release that
+/// matches the server (asked live by [`crate::usecase::survey::ask_server`]), else, when no
+/// instrument or server version says which, the newest release.
+pub fn target_for_server(server: Server) -> Result<TargetRequest, UpdateError> {
+    Ok(match server.version? {
         Some(version) => TargetRequest::Server(version),
         None => TargetRequest::Latest,
     })

@@ -28,14 +28,47 @@ pub struct ServerRequest {
     pub server_version: Option<Version>,
 }
 
+/// Where the instrument asked came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstrumentFrom {
+    /// `--instrument`, or picked in the window.
+    Named,
+    /// The machine policy or the user's settings.
+    Settings,
+    /// None was named: the one used last, as the window starts from.
+    LastUsed,
+}
+
+impl InstrumentFrom {
+    /// As in JSON.
+    pub fn id(self) -> &'static str {
+        match self {
+            InstrumentFrom::Named => "named",
+            InstrumentFrom::Settings => "settings",
+            InstrumentFrom::LastUsed => "last-used",
+        }
+    }
+}
+
 impl ServerRequest {
-    /// The instrument to ask: the one named, else (unless a server version is given) the one
-    /// the policy or the user's settings name.
-    pub fn instrument<'a>(&'a self, settings: &'a Settings) -> Option<&'a str> {
+    /// The instrument to ask and where it came from: the one named, else (unless a server
+    /// version is given) the one the policy or the user's settings name, else the one last used
+    /// (remembered in `data_dir`), as the window does.
+    pub fn instrument(
+        &self,
+        settings: &Settings,
+        data_dir: &Path,
+    ) -> Option<(String, InstrumentFrom)> {
         match (&self.instrument, &self.server_version) {
-            (Some(query), _) => Some(query),
-            (None, None) => settings.instrument.as_deref(),
+            (Some(query), _) => Some((query.clone(), InstrumentFrom::Named)),
             (None, Some(_)) => None,
+            (None, None) => settings
+                .instrument
+                .clone()
+                .map(|name| (name, InstrumentFrom::Settings))
+                .or_else(|| {
+                    paths::last_instrument(data_dir).map(|name| (name, InstrumentFrom::LastUsed))
+                }),
         }
     }
 }
@@ -45,6 +78,8 @@ impl ServerRequest {
 #[derive(Debug)]
 pub struct Server {
     pub instrument: Option<Instrument>,
+    /// Where the instrument asked came from, when one was.
+    pub from: Option<InstrumentFrom>,
     pub version: Result<Option<Version>, UpdateError>,
 }
 
@@ -52,17 +87,20 @@ pub struct Server {
 /// used, or takes the version given by hand. Only a failure to find the instrument is an error
 /// here; an instrument that does not answer is reported in [`Server::version`].
 pub fn ask_server(settings: &Settings, request: &ServerRequest) -> Result<Server, UpdateError> {
-    let Some(query) = request.instrument(settings) else {
+    let data_dir = paths::data_dir();
+    let Some((query, from)) = request.instrument(settings, &data_dir) else {
         return Ok(Server {
             instrument: None,
+            from: None,
             version: Ok(request.server_version.clone()),
         });
     };
-    let instrument = link::find(&settings.ca, query)?;
-    paths::remember_instrument(&paths::data_dir(), &instrument.name);
+    let instrument = link::find(&settings.ca, &query)?;
+    paths::remember_instrument(&data_dir, &instrument.name);
     let version = link::server_version(&settings.ca, &instrument).map(Some);
     Ok(Server {
         instrument: Some(instrument),
+        from: Some(from),
         version,
     })
 }

@@ -384,8 +384,9 @@ impl Connection {
         };
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
+            // Earlier sends or answers took all the time: one of the two is the server's doing.
             return Err(failed(
-                "the deadline passed before the request was sent".into(),
+                "the deadline passed before the request was sent: the server stopped reading what the updater sends, or answers too slowly".into(),
             ));
         }
         self.stream
