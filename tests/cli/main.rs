@@ -10,6 +10,7 @@ mod channel_access;
 mod cli_status;
 mod crash;
 mod front_ends_agree;
+mod help;
 mod http_source;
 mod install;
 mod launch;

@@ -149,6 +149,7 @@ pub struct KeygenArgs {
     /// Where to write <name>.key (secret) and <name>.pub.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out_dir: PathBuf,
+    /// The key files' name: writes <name>.key and <name>.pub.
     #[arg(long, default_value = "ibex-updater")]
     pub name: String,
 }
@@ -211,6 +212,7 @@ pub struct InstallArgs {
 
 #[derive(Debug, Args)]
 pub struct ComponentArgs {
+    /// Which part of the client: the IBEX GUI, genie_python, or both.
     #[arg(long, value_enum, default_value_t = Which::All)]
     pub component: Which,
 }
