@@ -616,6 +616,59 @@ fn the_policy_proxy_and_the_standard_variables_are_used() {
     Run::from(command.output().unwrap()).assert_code(0);
 }
 
+/// A failure before any answer says where to look: the server, or the proxy.
+#[test]
+fn connection_failures_say_whether_the_server_or_the_proxy_refused() {
+    let env = Env::with_standard_share();
+    let policy = env.dir.path().join("no-policy.toml");
+    fs::write(&policy, "allow_http = true\nallow_unsigned = true\n").unwrap();
+    // Nothing listens on a port just freed.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = env.run_from(
+        &format!("http://127.0.0.1:{port}/"),
+        &["--http-timeout", "1", "releases"],
+    );
+    run.assert_code(4);
+    assert!(
+        run.stderr.contains(
+            "the server refused the connection: is the mirror up, and is the port right?"
+        ),
+        "{}",
+        run.stderr
+    );
+
+    // A proxy that refuses every tunnel: the mirror's name is the proxy's to resolve.
+    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    thread::spawn(move || {
+        for mut client in proxy.incoming().map_while(Result::ok) {
+            let mut request = [0u8; 1024];
+            let _ = client.read(&mut request);
+            let _ = client.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    fs::write(
+        &policy,
+        format!("allow_unsigned = true\nproxy = '{proxy_url}'\n"),
+    )
+    .unwrap();
+    let run = env.run_from(
+        "https://mirror.invalid/",
+        &["--http-timeout", "1", "releases"],
+    );
+    run.assert_code(4);
+    assert!(
+        run.stderr
+            .contains("the proxy refused or failed the connection: check the proxy setting"),
+        "{}",
+        run.stderr
+    );
+}
+
 /// A test certificate authority, and server certificates it signs.
 struct TestCa {
     issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,

@@ -359,13 +359,53 @@ fn as_rustls<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rus
     }
 }
 
-/// reqwest's error with its causes, for the log and the final message.
+/// reqwest's error for the log and the final message: what went wrong in plain words, when it is
+/// one of the usual causes, then the error with its causes.
 pub fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
+    let mut chain = e.to_string();
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {
-        text.push_str(&format!(": {c}"));
+        chain.push_str(&format!(": {c}"));
         cause = c.source();
     }
-    text
+    match usual_cause(e, &chain) {
+        Some(plain) => format!("{plain} ({chain})"),
+        None => chain,
+    }
+}
+
+/// The usual reasons a request fails before any answer, said so that the user knows where to
+/// look: the name, the server, the proxy, or the network.
+fn usual_cause(e: &reqwest::Error, chain: &str) -> Option<&'static str> {
+    let lower = chain.to_ascii_lowercase();
+    let io_kind = {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        let mut kind = None;
+        while let Some(c) = cause {
+            if let Some(io) = c.downcast_ref::<io::Error>() {
+                kind = Some(io.kind());
+                break;
+            }
+            cause = c.source();
+        }
+        kind
+    };
+    if lower.contains("dns error") || lower.contains("failed to lookup address") {
+        Some("the host name could not be looked up (DNS): check the mirror's address")
+    } else if lower.contains("tunnel") || lower.contains("proxy") {
+        Some("the proxy refused or failed the connection: check the proxy setting")
+    } else if io_kind == Some(io::ErrorKind::ConnectionRefused)
+        || lower.contains("connection refused")
+    {
+        Some("the server refused the connection: is the mirror up, and is the port right?")
+    } else if e.is_timeout() {
+        Some("the server did not answer in time")
+    } else if matches!(
+        io_kind,
+        Some(io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted)
+    ) {
+        Some("the connection was cut")
+    } else {
+        None
+    }
 }
