@@ -771,3 +771,51 @@ fn an_install_keeps_the_users_gui_state_and_reports_hand_edits() {
             .contains("extra.ca.addresses")
     );
 }
+
+/// An install or rollback that leaves the GUI and genie_python on different release lines says
+/// so; one that brings them back together does not.
+#[test]
+fn leaving_the_gui_and_genie_python_on_different_lines_is_warned_about() {
+    let env = env_with_26_2_0_installed();
+    let gui_only = ["install", "--version", "25.8.0", "--component", "ibex-gui"];
+    let run = env.run(&gui_only);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains(
+            "warning: the IBEX GUI is on release line 25.8 and genie_python on 26.2: the GUI uses the installed genie_python"
+        ),
+        "{}",
+        run.stdout
+    );
+    env.run(&["rollback", "--component", "ibex-gui"])
+        .assert_code(0);
+    let mut json = gui_only.to_vec();
+    json.push("--json");
+    let run = env.run(&json);
+    run.assert_code(0);
+    let mixed = &run.json()["mixed_lines"];
+    assert_eq!(
+        (&mixed["ibex-gui"], &mixed["genie-python"]),
+        (&"25.8".into(), &"26.2".into()),
+        "{mixed}"
+    );
+
+    let run = env.run(&[
+        "install",
+        "--json",
+        "--version",
+        "25.8.0",
+        "--component",
+        "genie-python",
+    ]);
+    run.assert_code(0);
+    assert_eq!(run.json()["mixed_lines"], serde_json::Value::Null);
+    let run = env.run(&["rollback", "--component", "genie-python"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout
+            .contains("warning: the IBEX GUI is on release line 25.8"),
+        "{}",
+        run.stdout
+    );
+}

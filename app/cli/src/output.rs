@@ -377,6 +377,11 @@ pub fn report_json(report: &Report, verb: &str) -> Value {
             "component": component.id(),
             "files": files,
         })).collect::<Vec<_>>(),
+        "mixed_lines": report.mixed_lines.as_ref().map(|m| json!({
+            "ibex-gui": format!("{}.{}", m.gui.major(), m.gui.minor()),
+            "genie-python": format!("{}.{}", m.genie.major(), m.genie.minor()),
+            "message": m.to_string(),
+        })),
     })
 }
 
@@ -400,6 +405,9 @@ pub fn report_text(report: &Report, verb: &str) -> String {
             "note: {component} had files edited by hand that the new version does not carry; `rollback` puts them back: {}\n",
             files.join(", ")
         ));
+    }
+    if let Some(mixed) = &report.mixed_lines {
+        out.push_str(&format!("warning: {mixed}\n"));
     }
     let profile = report.ipython_profile.as_ref().and_then(profile_text);
     if let Some(line) = profile {

@@ -219,7 +219,12 @@ impl UpdaterApp {
                     .map(|(component, files)| Notice::edited(*component, files));
                 let profile = report.ipython_profile.as_ref().and_then(Notice::profile);
                 let epics_utils = report.epics_utils.as_ref().and_then(Notice::epics_utils);
-                edited.chain(profile).chain(epics_utils).collect()
+                let mixed = report.mixed_lines.as_ref().map(Notice::mixed_lines);
+                edited
+                    .chain(profile)
+                    .chain(epics_utils)
+                    .chain(mixed)
+                    .collect()
             },
         );
         match result {

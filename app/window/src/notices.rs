@@ -6,6 +6,7 @@ use eframe::egui::{self, RichText};
 use super::theme;
 use ibex_updater_core::client::component::Component;
 use ibex_updater_core::client::ipython_profile::{Applied, ProfileStep};
+use ibex_updater_core::client::release_lines::MixedLines;
 use ibex_updater_core::error::{ErrorKind, UpdateError};
 use ibex_updater_core::install::EpicsUtils;
 use ibex_updater_core::usecase::launch::{Preference, Started};
@@ -78,6 +79,21 @@ impl Notice {
                 "{component} had files edited by hand that the new version does not carry. Roll back to get them back."
             ),
             detail: Some(files.join("\n")),
+        }
+    }
+
+    /// The GUI and genie_python left on different release lines.
+    pub fn mixed_lines(mixed: &MixedLines) -> Notice {
+        Notice {
+            is_error: true,
+            headline: format!(
+                "Your IBEX GUI is on release line {}.{} and genie_python on {}.{}. The GUI uses the installed genie_python and may not work with another line: install both from one release.",
+                mixed.gui.major(),
+                mixed.gui.minor(),
+                mixed.genie.major(),
+                mixed.genie.minor()
+            ),
+            detail: None,
         }
     }
 

@@ -24,6 +24,7 @@ pub use lock::InstallLock;
 
 use crate::client::component::Component;
 use crate::client::ipython_profile::ProfileStep;
+use crate::client::release_lines::MixedLines;
 use crate::client::version::{ClientVersion, ReleaseName, Version};
 use crate::client::version_file;
 use crate::error::UpdateError;
@@ -70,6 +71,8 @@ pub struct Report {
     /// Files of the replaced versions that were edited by hand: the new version does not have
     /// the edits, and the rolled-back copy keeps them.
     pub edited: Vec<(Component, Vec<String>)>,
+    /// The GUI and genie_python left on different release lines.
+    pub mixed_lines: Option<MixedLines>,
 }
 
 /// How the EPICS_UTILS mirror went. It never fails the client install it follows.

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use crate::client::component::Component;
 use crate::client::ipython_profile;
+use crate::client::release_lines::{self, MixedLines};
+use crate::client::version_file;
 use crate::config::resolved::Settings;
 use crate::error::UpdateError;
 use crate::install::{self, EpicsUtils, InstallOptions, InstallRoot, Report, mirror, verify};
@@ -54,7 +56,17 @@ pub fn install(
         .epics_utils
         .as_deref()
         .map(|from| mirror_epics_utils(root, from, options));
+    report.mixed_lines = mixed_lines(root);
     Ok(report)
+}
+
+/// Whether the installed GUI and genie_python are now on different release lines.
+fn mixed_lines(root: &InstallRoot) -> Option<MixedLines> {
+    let installed = |c| version_file::installed(&root.component_dir(c));
+    release_lines::mixed(
+        installed(Component::IbexGui).as_ref(),
+        installed(Component::GeniePython).as_ref(),
+    )
 }
 
 /// Hand edits in the trees about to be replaced, by the manifests of their versions. Only a
@@ -95,5 +107,7 @@ pub fn rollback(
     options: &InstallOptions,
 ) -> Result<Report, UpdateError> {
     let strict = components.len() == 1;
-    install::rollback(root, components, strict, progress, options)
+    let mut report = install::rollback(root, components, strict, progress, options)?;
+    report.mixed_lines = mixed_lines(root);
+    Ok(report)
 }
