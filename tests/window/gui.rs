@@ -117,6 +117,11 @@ fn picking_an_instrument_shows_both_components_and_their_verdicts() {
     // Grouped by science group, with the version each server answered, and the silent one marked.
     assert!(has_label(&harness, "SANS"));
     assert!(has_label(&harness, "no answer"));
+    // With no instrument picked, a component's own button says it installs the newest release.
+    step_until(&mut harness, "the components", |h| {
+        h.query_by_role_and_label(Role::Button, "Install newest IBEX GUI (26.8.0)")
+            .is_some()
+    });
     assert!(
         harness
             .get_by_role_and_label(Role::Button, "Install matching client")
@@ -359,8 +364,8 @@ fn the_window_stays_readable_at_twice_the_scale() {
     pick(&mut harness, "LARMOR");
     // Narrower in points, the cards stack instead of squeezing, and every action stays reachable.
     for label in [
-        "Install IBEX GUI",
-        "Install genie_python",
+        "Install IBEX GUI 26.2.1",
+        "Install genie_python 26.2.0",
         "Install matching client",
         "Settings",
     ] {
@@ -390,7 +395,7 @@ fn every_control_is_reachable_with_the_keyboard() {
     for label in [
         "Settings",
         "Search",
-        "Install IBEX GUI",
+        "Install IBEX GUI 26.2.1",
         "Install matching client",
         "Install a specific release…",
     ] {

@@ -112,8 +112,15 @@ fn card(
             ui.horizontal_wrapped(|ui| {
                 let can_install =
                     !busy && component.target.is_some() && component.verdict != Verdict::UpToDate;
+                // The button names the release it installs: without an instrument to match,
+                // that is the newest, which nobody should get without being told.
+                let label = match (&component.target, server) {
+                    (Some(kit), Some(_)) => format!("Install {name} {}", kit.release),
+                    (Some(kit), None) => format!("Install newest {name} ({})", kit.release),
+                    (None, _) => format!("Install {name}"),
+                };
                 if ui
-                    .add_enabled(can_install, egui::Button::new(format!("Install {name}")))
+                    .add_enabled(can_install, egui::Button::new(label))
                     .clicked()
                 {
                     action = Some(Action::Install(component.component));
