@@ -211,6 +211,34 @@ fn install_matching_client_shows_progress_then_completion_and_rolls_back() {
         demo.installed(Component::IbexGui).as_deref(),
         Some("25.8.0.1021")
     );
+    // The rollback's notice replaced the install's instead of piling up under it, with the
+    // warning that the GUI is back on another line than genie_python; Dismiss takes each away.
+    let shown = |h: &Harness<'_, UpdaterApp>| {
+        h.state()
+            .notices()
+            .map(|n| n.split(". ").next().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        shown(&harness),
+        [
+            "Rolled back to IBEX GUI 25.8.0.1021.",
+            "Your IBEX GUI is on release line 25.8 and genie_python on 26.2"
+        ]
+    );
+    harness
+        .query_all_by_role_and_label(Role::Button, "Dismiss")
+        .next()
+        .unwrap()
+        .click();
+    harness.step();
+    assert_eq!(
+        shown(&harness),
+        ["Your IBEX GUI is on release line 25.8 and genie_python on 26.2"]
+    );
+    step_until(&mut harness, "the dismissed notice to go", |h| {
+        !has_label(h, "Rolled back to IBEX GUI 25.8.0.1021.")
+    });
 }
 
 /// Once the client matches, the main action starts the GUI on the instrument picked, pointing

@@ -157,8 +157,7 @@ impl UpdaterApp {
             match reply {
                 Reply::Instruments(result) => {
                     if let Err(e) = &result {
-                        self.notices
-                            .push(Notice::error("Reading the instrument list", e));
+                        self.notify([Notice::error("Reading the instrument list", e)]);
                     }
                     self.instruments = Some(result);
                     self.reload_overview(ctx);
@@ -183,18 +182,18 @@ impl UpdaterApp {
                     self.updater_offer = None;
                     self.updating_updater = false;
                     match result {
-                        Ok(version) => self.notices.push(Notice::success(format!(
+                        Ok(version) => self.notify([Notice::success(format!(
                             "IBEX Updater was updated to {version}. Close and reopen it to use the new version."
-                        ))),
-                        Err(e) => self.notices.push(Notice::error("Updating IBEX Updater", &e)),
+                        ))]),
+                        Err(e) => self.notify([Notice::error("Updating IBEX Updater", &e)]),
                     }
                 }
-                Reply::Profile(step) => self.notices.extend(Notice::profile(&step)),
-                Reply::GuiStarted(result) => self.notices.push(Notice::gui_started(result)),
-                Reply::GenieStarted(result) => self.notices.push(match result {
+                Reply::Profile(step) => self.notify(Notice::profile(&step)),
+                Reply::GuiStarted(result) => self.notify([Notice::gui_started(result)]),
+                Reply::GenieStarted(result) => self.notify([match result {
                     Ok(_) => Notice::success("Opened genie_python."),
                     Err(e) => Notice::error("Opening genie_python", &e),
-                }),
+                }]),
                 Reply::Folder { field, path } => {
                     if let Some(path) = path {
                         self.settings_form.set_folder(field, &path);
@@ -229,9 +228,9 @@ impl UpdaterApp {
         );
         match result {
             Ok(report) if report.changes.is_empty() => {
-                self.notices.push(Notice::success(
+                self.notify([Notice::success(
                     "Nothing to install: your client already has these versions.",
-                ));
+                )]);
             }
             Ok(report) => {
                 let verb = match job {
@@ -252,12 +251,18 @@ impl UpdaterApp {
                     .collect::<Vec<_>>()
                     .join(" and ");
                 tracing::info!("{verb} {what}");
-                self.notices
-                    .push(Notice::success(format!("{verb} {what}.")));
+                self.notify([Notice::success(format!("{verb} {what}."))]);
             }
-            Err(e) => self.notices.push(Notice::error(doing, &e)),
+            Err(e) => self.notify([Notice::error(doing, &e)]),
         }
         self.notices.extend(aside);
+    }
+
+    /// Shows `new` notices. What succeeded before is old news and makes way; errors stay until
+    /// they are dismissed.
+    fn notify(&mut self, new: impl IntoIterator<Item = Notice>) {
+        self.notices.retain(|n| n.is_error);
+        self.notices.extend(new);
     }
 
     /// The selected instrument and what it answered, once the list is in.
@@ -398,7 +403,7 @@ impl UpdaterApp {
             }
             Some(Err(e)) => {
                 let notice = Notice::error("Reading the release source", e);
-                notices::show(ui, &notice);
+                notices::show_state(ui, &notice);
                 return;
             }
             Some(Ok(overview)) => overview.clone(),
@@ -545,15 +550,15 @@ impl UpdaterApp {
                 if let Some(rx) = self.backend.take_receiver() {
                     self.replies = rx;
                 }
-                self.notices.push(Notice::success(format!(
+                self.notify([Notice::success(format!(
                     "Settings saved to {}.",
                     path.display()
-                )));
+                ))]);
                 self.instruments = None;
                 self.backend.load_instruments(ctx);
                 self.reload_overview(ctx);
             }
-            Err(e) => self.notices.push(Notice::error("Saving the settings", &e)),
+            Err(e) => self.notify([Notice::error("Saving the settings", &e)]),
         }
     }
 }

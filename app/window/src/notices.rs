@@ -161,6 +161,16 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 /// Shows `notice` with a Dismiss button; returns true when it was dismissed.
 pub fn show(ui: &mut egui::Ui, notice: &Notice) -> bool {
+    frame(ui, notice, true)
+}
+
+/// Shows `notice` about the window's state, which goes away when the state does (a release
+/// source that cannot be read): no Dismiss button that could not dismiss it.
+pub fn show_state(ui: &mut egui::Ui, notice: &Notice) {
+    frame(ui, notice, false);
+}
+
+fn frame(ui: &mut egui::Ui, notice: &Notice, dismissable: bool) -> bool {
     let colour = if notice.is_error {
         theme::ERROR
     } else {
@@ -173,7 +183,7 @@ pub fn show(ui: &mut egui::Ui, notice: &Notice) -> bool {
             ui.set_width(ui.available_width());
             // The headline wraps, so a long message never widens the window.
             ui.add(egui::Label::new(RichText::new(&notice.headline).color(colour).strong()).wrap());
-            dismissed = ui.button("Dismiss").clicked();
+            dismissed = dismissable && ui.button("Dismiss").clicked();
             if let Some(detail) = &notice.detail {
                 egui::CollapsingHeader::new("Details")
                     .id_salt(&notice.headline)

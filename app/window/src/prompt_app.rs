@@ -171,7 +171,7 @@ impl PromptApp {
                 }
             }
             Phase::Done(notice) => {
-                notices::show(ui, notice);
+                notices::show_state(ui, notice);
                 let updated = !notice.is_error;
                 ui.horizontal(|ui| {
                     if updated
