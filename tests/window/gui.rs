@@ -131,6 +131,11 @@ fn picking_an_instrument_shows_both_components_and_their_verdicts() {
 
     pick(&mut harness, "LARMOR");
     assert!(has_label(&harness, "LARMOR runs IBEX 26.2.0.1234"));
+    // One line for the whole client first, then each component's verdict.
+    assert!(has_label(
+        &harness,
+        "Update required for LARMOR: your client will not work with it."
+    ));
     assert!(has_label(&harness, "Update required"));
     assert!(has_label(
         &harness,
@@ -201,6 +206,7 @@ fn install_matching_client_shows_progress_then_completion_and_rolls_back() {
     step_until(&mut harness, "the new verdicts", |h| {
         has_label(h, "Your IBEX GUI 26.2.1 matches LARMOR")
     });
+    assert!(has_label(&harness, "Your client matches LARMOR."));
     assert!(has_label(&harness, "(previous: 25.8.0.1021)"));
 
     click_button(&mut harness, "Roll back IBEX GUI");

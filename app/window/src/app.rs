@@ -14,8 +14,10 @@ use super::job_progress::JobProgress;
 use super::notices::{self, Notice};
 use super::release_picker::ReleasePicker;
 use super::settings_view::{SettingsAction, SettingsForm};
+use super::theme;
 use ibex_updater_core::client::component::Component;
 use ibex_updater_core::client::gui_preference::GuiInstrument;
+use ibex_updater_core::client::verdict::Verdict;
 use ibex_updater_core::client::version::{ReleaseName, Version};
 use ibex_updater_core::config::resolved::Settings;
 use ibex_updater_core::config::user::UserSettings;
@@ -408,6 +410,17 @@ impl UpdaterApp {
             }
             Some(Ok(overview)) => overview.clone(),
         };
+        if let (Some(name), Some(_)) = (&self.selected, &overview.status.server) {
+            let worst = overview.status.worst();
+            if let Some(line) = overall_line(worst, name) {
+                ui.label(
+                    RichText::new(line)
+                        .strong()
+                        .color(theme::verdict_colour(worst)),
+                );
+                ui.add_space(4.0);
+            }
+        }
         let busy = self.is_busy();
         if let Some(action) = components_view::show(ui, &overview, self.selected.as_deref(), busy) {
             match action {
@@ -600,4 +613,22 @@ impl eframe::App for UpdaterApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
     }
+}
+
+/// One line for the whole client against the instrument picked, by its most urgent verdict.
+fn overall_line(worst: Verdict, instrument: &str) -> Option<String> {
+    Some(match worst {
+        Verdict::UpToDate => format!("Your client matches {instrument}."),
+        Verdict::UpdateAvailable => {
+            format!("Your client works with {instrument}; an update with bug fixes is available.")
+        }
+        Verdict::UpdateRecommended => format!(
+            "Your client is likely to work with {instrument}, but an update is recommended."
+        ),
+        Verdict::UpdateRequired => {
+            format!("Update required for {instrument}: your client will not work with it.")
+        }
+        Verdict::NotInstalled => format!("Install the client to work with {instrument}."),
+        Verdict::Development | Verdict::Unknown => return None,
+    })
 }
