@@ -175,6 +175,21 @@ fn search_narrows_the_list() {
         h.query_by_label("LARMOR").is_none()
     });
     assert!(has_label(&harness, "ZOOM"));
+
+    // A host name finds its instrument, and a science group all of its instruments.
+    let mut typed = "zo".len();
+    for (text, shown, hidden) in [("ndxiris", "IRIS", "ZOOM"), ("muons", "MUSR", "IRIS")] {
+        for _ in 0..typed {
+            harness.key_press(eframe::egui::Key::Backspace);
+        }
+        harness
+            .get_by_role_and_label(Role::TextInput, "Search")
+            .type_text(text);
+        typed = text.len();
+        step_until(&mut harness, "the filter", |h| {
+            h.query_by_label(hidden).is_none() && h.query_by_label(shown).is_some()
+        });
+    }
 }
 
 #[test]

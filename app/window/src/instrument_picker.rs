@@ -19,7 +19,7 @@ pub fn show(
         let label = ui.label("Search");
         ui.add(
             egui::TextEdit::singleline(filter)
-                .hint_text("name, e.g. LARMOR")
+                .hint_text("name, host or group")
                 .desired_width(f32::INFINITY),
         )
         .labelled_by(label.id);
@@ -30,7 +30,7 @@ pub fn show(
     let mut groups: BTreeMap<&str, Vec<&InstrumentStatus>> = BTreeMap::new();
     for status in instruments {
         let i = &status.instrument;
-        if !needle.is_empty() && !i.name.to_ascii_uppercase().contains(&needle) {
+        if !i.found_by(&needle) {
             continue;
         }
         if i.groups.is_empty() {

@@ -36,6 +36,16 @@ impl Instrument {
             || q.eq_ignore_ascii_case(&self.host)
             || q.trim_end_matches(':').eq_ignore_ascii_case(prefix)
     }
+
+    /// Whether a search for `text` should show this instrument: part of its name, host name or
+    /// one of its science groups, in any case. Empty text shows everything.
+    pub fn found_by(&self, text: &str) -> bool {
+        let needle = text.trim().to_ascii_uppercase();
+        std::iter::once(&self.name)
+            .chain(std::iter::once(&self.host))
+            .chain(&self.groups)
+            .any(|field| field.to_ascii_uppercase().contains(&needle))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -192,6 +202,22 @@ fn decode_hex(text: &str) -> Result<Vec<u8>, InstListError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_search_finds_by_name_host_or_science_group() {
+        let i = Instrument {
+            name: "MUSR".into(),
+            host: "NDXMUSR".into(),
+            pv_prefix: "IN:MUSR:".into(),
+            scheduled: true,
+            groups: vec!["MUONS".into()],
+            target_station: None,
+        };
+        for text in ["", "mus", "ndxmu", "muons", " Muons "] {
+            assert!(i.found_by(text), "{text:?}");
+        }
+        assert!(!i.found_by("sans"));
+    }
+
     use super::*;
 
     #[test]
