@@ -126,7 +126,7 @@ pub enum UpdateError {
     /// Windows refused a move or delete for longer than the retries wait: a program holds a file
     /// in the folder open.
     #[error(
-        "{path} is in use by another program ({detail}); close the IBEX GUI, genie_python and any window or editor open in that folder, then try again"
+        "{path} is in use by another program ({detail}); close the IBEX GUI, genie_python and any window or editor open in that folder, then try again (if nothing has it open, this account may not change it)"
     )]
     InUse { path: PathBuf, detail: String },
 
