@@ -790,3 +790,60 @@ fn a_newer_updater_in_the_signed_index_is_offered() {
             .is_some()
     );
 }
+
+/// Off the instrument network no instrument answers: the window says what it searched and takes
+/// a server version typed by hand, which picks the release as an instrument's would.
+#[test]
+fn with_no_instrument_reachable_a_typed_server_version_picks_the_release() {
+    let demo = Demo::new();
+    let mut settings = demo.settings.clone();
+    // A port that nothing listens on.
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    settings.ca =
+        ibex_updater_core::instrument::ca::CaConfig::single(dead, Duration::from_millis(300));
+    let backend = Backend::new(settings, demo.dir.path().join("data"));
+    let mut harness = harness(UpdaterApp::new(backend));
+    step_until(&mut harness, "the failed instrument list", |h| {
+        has_label(
+            h,
+            "The instrument list could not be read. Use Refresh to try again.",
+        )
+    });
+    assert!(
+        harness
+            .query_by_label_contains(&format!("searched {dead}"))
+            .is_some(),
+        "the addresses searched are named"
+    );
+
+    let field = harness.get_by_role_and_label(Role::TextInput, "Server version");
+    field.click();
+    harness.step();
+    harness
+        .get_by_role_and_label(Role::TextInput, "Server version")
+        .type_text("not a version");
+    click_button(&mut harness, "Use this version");
+    step_until(&mut harness, "the refusal", |h| {
+        h.query_by_label_contains("not an IBEX version").is_some()
+    });
+    harness
+        .get_by_role_and_label(Role::TextInput, "Server version")
+        .click();
+    harness.step();
+    harness.key_press(eframe::egui::Key::End);
+    for _ in 0.."not a version".len() {
+        harness.key_press(eframe::egui::Key::Backspace);
+    }
+    harness
+        .get_by_role_and_label(Role::TextInput, "Server version")
+        .type_text("26.2.0.1234");
+    click_button(&mut harness, "Use this version");
+    step_until(&mut harness, "the verdicts for the typed version", |h| {
+        has_label(h, "A server running IBEX 26.2.0.1234 (typed by hand)")
+            && has_label(h, "Update required")
+    });
+    assert!(has_label(&harness, "Install IBEX GUI 26.2.1"));
+}

@@ -15,6 +15,7 @@ use super::notices::{self, Notice};
 use super::release_picker::ReleasePicker;
 use super::settings_view::{SettingsAction, SettingsForm};
 use super::theme;
+use super::typed_server::TypedServer;
 use ibex_updater_core::client::component::Component;
 use ibex_updater_core::client::gui_preference::GuiInstrument;
 use ibex_updater_core::client::verdict::Verdict;
@@ -48,6 +49,8 @@ pub struct UpdaterApp {
     notes_cache: CommonMarkCache,
     started: bool,
     first_frame_logged: bool,
+    /// A server version typed by hand when no instrument can be read.
+    typed_server: TypedServer,
     /// A newer build of the updater itself, offered above the main view.
     updater_offer: Option<UpdaterBuild>,
     updating_updater: bool,
@@ -89,6 +92,7 @@ impl UpdaterApp {
             release_picker: ReleasePicker::default(),
             notes_cache: CommonMarkCache::default(),
             started: false,
+            typed_server: TypedServer::default(),
             updater_offer: None,
             updating_updater: false,
             first_frame_logged: false,
@@ -287,9 +291,23 @@ impl UpdaterApp {
     }
 
     /// The server version of the selected instrument, if it answered.
+    /// The instrument the main view is about: none while the instrument list cannot be read,
+    /// when a version typed by hand stands in for one.
+    fn shown_instrument(&self) -> Option<&str> {
+        match &self.instruments {
+            Some(Err(_)) => None,
+            _ => self.selected.as_deref(),
+        }
+    }
+
+    /// The instrument's version, or without an instrument list the one typed by hand.
     fn server_version(&self) -> Option<Version> {
-        self.selected_status()
-            .and_then(|s| s.server_version.as_ref().ok().cloned())
+        match &self.instruments {
+            Some(Err(_)) => self.typed_server.version.clone(),
+            _ => self
+                .selected_status()
+                .and_then(|s| s.server_version.as_ref().ok().cloned()),
+        }
     }
 
     fn reload_overview(&mut self, ctx: &egui::Context) {
@@ -341,8 +359,11 @@ impl UpdaterApp {
                     ui.label("Reading the instrument list…");
                 });
             }
-            Some(Err(_)) => {
-                ui.label("The instrument list could not be read. Use Refresh to try again.");
+            Some(Err(e)) => {
+                let why = e.to_string();
+                if self.typed_server.show(ui, &why) {
+                    self.reload_overview(&ui.ctx().clone());
+                }
             }
             Some(Ok(list)) => {
                 if let Some(picked) =
@@ -385,13 +406,15 @@ impl UpdaterApp {
         self.updater_offer_view(ui);
 
         let server = self.server_version();
-        ui.heading(match (&self.selected, &server) {
+        let shown = self.shown_instrument().map(String::from);
+        ui.heading(match (&shown, &server) {
             (Some(name), Some(v)) => format!("{name} runs IBEX {v}"),
             (Some(name), None) if self.instruments.is_none() => {
                 format!("{name}: asking the instrument…")
             }
             (Some(name), None) => format!("{name} did not answer"),
-            (None, _) => "Pick your instrument on the left".to_string(),
+            (None, Some(v)) => format!("A server running IBEX {v} (typed by hand)"),
+            (None, None) => "Pick your instrument on the left".to_string(),
         });
         ui.add_space(6.0);
 
@@ -410,7 +433,7 @@ impl UpdaterApp {
             }
             Some(Ok(overview)) => overview.clone(),
         };
-        if let (Some(name), Some(_)) = (&self.selected, &overview.status.server) {
+        if let (Some(name), Some(_)) = (&shown, &overview.status.server) {
             let worst = overview.status.worst();
             if let Some(line) = overall_line(worst, name) {
                 ui.label(
@@ -422,7 +445,7 @@ impl UpdaterApp {
             }
         }
         let busy = self.is_busy();
-        if let Some(action) = components_view::show(ui, &overview, self.selected.as_deref(), busy) {
+        if let Some(action) = components_view::show(ui, &overview, shown.as_deref(), busy) {
             match action {
                 Action::Install(c) => self.install_matching(&ctx, &overview, vec![c]),
                 Action::Rollback(c) => self.start_rollback(&ctx, vec![c]),

@@ -14,6 +14,7 @@ mod release_picker;
 mod renderer;
 mod settings_view;
 mod theme;
+mod typed_server;
 
 use std::sync::Arc;
 
