@@ -847,3 +847,47 @@ fn with_no_instrument_reachable_a_typed_server_version_picks_the_release() {
     });
     assert!(has_label(&harness, "Install IBEX GUI 26.2.1"));
 }
+
+/// A running IBEX GUI stops the install; the window offers to wait, and the install goes on by
+/// itself once the GUI has closed.
+// The program left running in Client_E4 is a copy of /bin/sleep; on Windows the command line's
+// tests show the same check finding ibex-client.exe and pythonw.exe.
+#[cfg(unix)]
+#[test]
+fn an_install_waits_for_a_running_gui_to_close_then_goes_on() {
+    let demo = Demo::new();
+    let gui = InstallRoot::new(demo.install_root()).component_dir(Component::IbexGui);
+    let program = gui.join("ibex-client");
+    std::fs::copy("/bin/sleep", &program).unwrap();
+    let mut running = std::process::Command::new(&program)
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let mut harness = harness(UpdaterApp::new(demo.backend()));
+    pick(&mut harness, "LARMOR");
+    click_button(&mut harness, "Install matching client");
+    step_until(&mut harness, "the offer to wait", |h| {
+        h.query_by_role_and_label(Role::Button, "Wait for IBEX GUI to close")
+            .is_some()
+    });
+    assert_eq!(
+        demo.installed(Component::IbexGui).as_deref(),
+        Some("25.8.0.1021")
+    );
+    click_button(&mut harness, "Wait for IBEX GUI to close");
+    step_until(&mut harness, "the wait", |h| {
+        has_label(
+            h,
+            "Waiting for IBEX GUI to close. The update goes on by itself once it has.",
+        )
+    });
+    running.kill().unwrap();
+    running.wait().unwrap();
+    step_until(&mut harness, "the install after the wait", |h| {
+        has_label(h, "Installed IBEX GUI 26.2.1.1302.")
+    });
+    assert_eq!(
+        demo.installed(Component::IbexGui).as_deref(),
+        Some("26.2.1.1302")
+    );
+}

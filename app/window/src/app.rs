@@ -2,6 +2,7 @@
 //! middle, progress and messages at the bottom.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Receiver;
 
 use eframe::egui::{self, RichText};
@@ -16,6 +17,7 @@ use super::release_picker::ReleasePicker;
 use super::settings_view::{SettingsAction, SettingsForm};
 use super::theme;
 use super::typed_server::TypedServer;
+use super::wait_for_close::{Blocked, Choice, Retry};
 use ibex_updater_core::client::component::Component;
 use ibex_updater_core::client::gui_preference::GuiInstrument;
 use ibex_updater_core::client::verdict::Verdict;
@@ -51,6 +53,10 @@ pub struct UpdaterApp {
     first_frame_logged: bool,
     /// A server version typed by hand when no instrument can be read.
     typed_server: TypedServer,
+    /// The job last started, to run again after waiting for a running client to close.
+    last_job: Option<Retry>,
+    /// A job refused because the client is running.
+    blocked: Option<Blocked>,
     /// A newer build of the updater itself, offered above the main view.
     updater_offer: Option<UpdaterBuild>,
     updating_updater: bool,
@@ -93,6 +99,8 @@ impl UpdaterApp {
             notes_cache: CommonMarkCache::default(),
             started: false,
             typed_server: TypedServer::default(),
+            last_job: None,
+            blocked: None,
             updater_offer: None,
             updating_updater: false,
             first_frame_logged: false,
@@ -181,8 +189,21 @@ impl UpdaterApp {
                 }
                 Reply::Finished { job, result } => {
                     self.job = None;
+                    if let Err(UpdateError::ClientRunning { component, .. }) = &result {
+                        self.blocked = self.last_job.clone().map(|retry| Blocked {
+                            component: *component,
+                            retry,
+                            waiting: None,
+                        });
+                    }
                     self.finished(&job, result);
                     self.reload_overview(ctx);
+                }
+                Reply::ClientClosed(closed) => {
+                    let waited = self.blocked.take_if(|b| b.waiting.is_some());
+                    if let (true, Some(blocked)) = (closed, waited) {
+                        self.retry(ctx, blocked.retry);
+                    }
                 }
                 Reply::UpdaterReplaced(result) => {
                     self.updater_offer = None;
@@ -403,6 +424,7 @@ impl UpdaterApp {
         if let Some(i) = dismissed {
             self.notices.remove(i);
         }
+        self.blocked_view(ui);
         self.updater_offer_view(ui);
 
         let server = self.server_version();
@@ -561,6 +583,8 @@ impl UpdaterApp {
     }
 
     fn start_install(&mut self, ctx: &egui::Context, overview: &Overview, request: InstallRequest) {
+        self.blocked = None;
+        self.last_job = Some(Retry::Install(request.clone()));
         let progress = Arc::new(JobProgress::new(ctx));
         let components = request.components.clone();
         self.backend
@@ -569,10 +593,46 @@ impl UpdaterApp {
     }
 
     fn start_rollback(&mut self, ctx: &egui::Context, components: Vec<Component>) {
+        self.blocked = None;
+        self.last_job = Some(Retry::Rollback(components.clone()));
         let progress = Arc::new(JobProgress::new(ctx));
         self.backend
             .rollback(ctx, components.clone(), progress.clone());
         self.job = Some((JobKind::Rollback(components), progress));
+    }
+
+    /// The offer to wait for a running client, or the wait in progress.
+    fn blocked_view(&mut self, ui: &mut egui::Ui) {
+        let Some(blocked) = &mut self.blocked else {
+            return;
+        };
+        match blocked.show(ui) {
+            Some(Choice::Wait) => {
+                let stop = Arc::new(AtomicBool::new(false));
+                blocked.waiting = Some(stop.clone());
+                self.backend
+                    .wait_for_close(ui.ctx(), blocked.component, stop);
+            }
+            Some(Choice::StopWaiting) => {
+                blocked.stop_waiting();
+                self.blocked = None;
+            }
+            None => {}
+        }
+        ui.add_space(6.0);
+    }
+
+    /// Runs a job refused earlier again, now that the client has closed.
+    fn retry(&mut self, ctx: &egui::Context, retry: Retry) {
+        match retry {
+            Retry::Install(request) => {
+                if let Some(Ok(overview)) = &self.overview {
+                    let overview = overview.clone();
+                    self.start_install(ctx, &overview, request);
+                }
+            }
+            Retry::Rollback(components) => self.start_rollback(ctx, components),
+        }
     }
 
     fn save_settings(&mut self, ctx: &egui::Context, user: &UserSettings) {

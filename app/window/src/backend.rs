@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread;
 use std::time::Duration;
@@ -19,7 +20,7 @@ use ibex_updater_core::config::paths;
 use ibex_updater_core::config::resolved::Settings;
 use ibex_updater_core::error::UpdateError;
 use ibex_updater_core::index::UpdaterBuild;
-use ibex_updater_core::install::{InstallOptions, InstallRoot, Report};
+use ibex_updater_core::install::{InstallOptions, InstallRoot, Report, running};
 use ibex_updater_core::instrument::link::InstrumentStatus;
 use ibex_updater_core::progress::{NoProgress, Progress};
 use ibex_updater_core::source::ReleaseSource;
@@ -49,6 +50,8 @@ pub enum Reply {
     GuiStarted(Result<(Preference, Started), UpdateError>),
     /// genie_python's console was opened, or why not.
     GenieStarted(Result<u32, UpdateError>),
+    /// The program the window waited for has closed (true), or the wait was stopped (false).
+    ClientClosed(bool),
     /// A folder chosen in the native dialog, or none if it was cancelled.
     Folder {
         field: FolderField,
@@ -227,6 +230,21 @@ impl Backend {
         let root = self.settings.install_root.clone();
         self.spawn(ctx, "gui-start-genie", move || {
             Reply::GenieStarted(launch::start_genie_python(&root))
+        });
+    }
+
+    /// Watches for every program running from `component`'s folder to close, until `stop` is
+    /// set. Looks twice a second: a process list is cheap, and the user is waiting.
+    pub fn wait_for_close(&self, ctx: &egui::Context, component: Component, stop: Arc<AtomicBool>) {
+        let dir = self.settings.install_root.component_dir(component);
+        self.spawn(ctx, "gui-wait-for-close", move || {
+            while !stop.load(Ordering::Relaxed) {
+                if running::running_from(&dir).is_none() {
+                    return Reply::ClientClosed(true);
+                }
+                thread::sleep(Duration::from_millis(500));
+            }
+            Reply::ClientClosed(false)
         });
     }
 

@@ -15,6 +15,7 @@ mod renderer;
 mod settings_view;
 mod theme;
 mod typed_server;
+mod wait_for_close;
 
 use std::sync::Arc;
 
