@@ -891,3 +891,28 @@ fn an_install_waits_for_a_running_gui_to_close_then_goes_on() {
         Some("26.2.1.1302")
     );
 }
+
+/// Before a lone component install that would split the GUI and genie_python across release
+/// lines, its card says so.
+#[test]
+fn a_lone_install_that_would_split_the_release_lines_is_warned_about_first() {
+    let demo = Demo::new();
+    let mut harness = harness(UpdaterApp::new(demo.backend()));
+    // ENGINX runs 26.8; the demo has GUI 25.8 and genie_python 26.2 installed.
+    pick(&mut harness, "ENGINX");
+    assert!(has_label(
+        &harness,
+        "Installing only this leaves genie_python on 26.2, another release line: the GUI uses the installed genie_python."
+    ));
+    assert!(has_label(
+        &harness,
+        "Installing only this leaves IBEX GUI on 25.8, another release line: the GUI uses the installed genie_python."
+    ));
+    // LARMOR's GUI update keeps both on 26.2: no warning.
+    pick(&mut harness, "LARMOR");
+    assert!(
+        harness
+            .query_by_label_contains("Installing only this leaves")
+            .is_none()
+    );
+}

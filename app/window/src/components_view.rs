@@ -5,7 +5,9 @@ use eframe::egui::{self, RichText};
 
 use super::{explain, theme};
 use ibex_updater_core::client::component::Component;
+use ibex_updater_core::client::release_lines;
 use ibex_updater_core::client::verdict::Verdict;
+use ibex_updater_core::client::version::ClientVersion;
 use ibex_updater_core::usecase::status::{ComponentStatus, target_version};
 use ibex_updater_core::usecase::survey::Overview;
 
@@ -109,9 +111,9 @@ fn card(
             ui.add_space(4.0);
             ui.label(explain::sentence(component, server, instrument));
             ui.add_space(6.0);
+            let can_install =
+                !busy && component.target.is_some() && component.verdict != Verdict::UpToDate;
             ui.horizontal_wrapped(|ui| {
-                let can_install =
-                    !busy && component.target.is_some() && component.verdict != Verdict::UpToDate;
                 // The button names the release it installs: without an instrument to match,
                 // that is the newest, which nobody should get without being told.
                 let label = match (&component.target, server) {
@@ -143,6 +145,35 @@ fn card(
                     ui.label(RichText::new(format!("(previous: {v})")).small());
                 }
             });
+            // Installing this component alone would leave the two on different release lines.
+            if can_install && let Some(warning) = lone_install_warning(component, overview) {
+                ui.label(RichText::new(warning).small().color(theme::ERROR));
+            }
         });
     action
+}
+
+/// What installing only `component`'s target would leave behind, when that splits the GUI and
+/// genie_python across release lines.
+fn lone_install_warning(component: &ComponentStatus, overview: &Overview) -> Option<String> {
+    let target = ClientVersion::Release(target_version(component.target.as_ref()?));
+    let other = overview
+        .status
+        .components
+        .iter()
+        .find(|c| c.component != component.component)?;
+    let (gui, genie) = match component.component {
+        Component::IbexGui => (Some(&target), other.installed.as_ref()),
+        Component::GeniePython => (other.installed.as_ref(), Some(&target)),
+    };
+    let mixed = release_lines::mixed(gui, genie)?;
+    let (other_name, other_version) = match component.component {
+        Component::IbexGui => (Component::GeniePython, &mixed.genie),
+        Component::GeniePython => (Component::IbexGui, &mixed.gui),
+    };
+    Some(format!(
+        "Installing only this leaves {other_name} on {}.{}, another release line: the GUI uses the installed genie_python.",
+        other_version.major(),
+        other_version.minor()
+    ))
 }
