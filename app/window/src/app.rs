@@ -221,10 +221,15 @@ impl UpdaterApp {
                     Ok(_) => Notice::success("Opened genie_python."),
                     Err(e) => Notice::error("Opening genie_python", &e),
                 }]),
-                Reply::Folder { field, path } => {
+                Reply::Folder {
+                    field,
+                    path,
+                    unavailable,
+                } => {
                     if let Some(path) = path {
                         self.settings_form.set_folder(field, &path);
                     }
+                    self.settings_form.no_dialog = unavailable;
                 }
             }
         }

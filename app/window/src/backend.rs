@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use eframe::egui;
 
@@ -56,6 +56,8 @@ pub enum Reply {
     Folder {
         field: FolderField,
         path: Option<PathBuf>,
+        /// No dialog could be shown at all (as opposed to one the user cancelled).
+        unavailable: bool,
     },
 }
 
@@ -265,9 +267,18 @@ impl Backend {
     /// Opens the native folder dialog without blocking the window.
     pub fn pick_folder(&self, ctx: &egui::Context, field: FolderField, title: &str) {
         let dialog = rfd::AsyncFileDialog::new().set_title(title);
-        self.spawn(ctx, "gui-folder-dialog", move || Reply::Folder {
-            field,
-            path: pollster::block_on(dialog.pick_folder()).map(|h| h.path().to_path_buf()),
+        self.spawn(ctx, "gui-folder-dialog", move || {
+            let asked = Instant::now();
+            let path = pollster::block_on(dialog.pick_folder()).map(|h| h.path().to_path_buf());
+            // rfd answers "no folder" both when the user cancels and when no dialog could be
+            // shown (on Linux without a desktop portal). Nobody cancels a dialog within a
+            // quarter of a second: an answer that quick means there was no dialog.
+            let unavailable = path.is_none() && asked.elapsed() < Duration::from_millis(250);
+            Reply::Folder {
+                field,
+                path,
+                unavailable,
+            }
         });
     }
 

@@ -6,12 +6,15 @@ use std::path::PathBuf;
 use eframe::egui::{self, RichText};
 
 use super::backend::FolderField;
+use super::theme;
 use ibex_updater_core::config::resolved::Settings;
 use ibex_updater_core::config::user::{Origin, UserSettings};
 
 #[derive(Debug, Default)]
 pub struct SettingsForm {
     pub open: bool,
+    /// Browse… could not show a folder dialog here.
+    pub no_dialog: bool,
     source: String,
     install_root: String,
     proxy: String,
@@ -38,6 +41,7 @@ impl SettingsForm {
             .clone()
             .or_else(|| settings.user.proxy.clone())
             .unwrap_or_default();
+        self.no_dialog = false;
         self.open = true;
     }
 
@@ -60,7 +64,7 @@ impl SettingsForm {
         let proxy_locked = settings.policy.locks_settings() && settings.policy.proxy.is_some();
         let read_only = settings.demo;
         egui::Modal::new(egui::Id::unique("settings")).show(ctx, |ui| {
-            ui.set_width(520.0);
+            ui.set_width(760.0);
             ui.heading("Settings");
             if read_only {
                 ui.label("The demo uses its own release share and install folder; start the updater without --demo to change them.");
@@ -78,6 +82,9 @@ impl SettingsForm {
                 field(ui, "Proxy", &mut self.proxy, read_only || proxy_locked, false);
                 ui.end_row();
             });
+            if self.no_dialog {
+                ui.label(RichText::new("No folder dialog could be opened on this desktop (on Linux it needs the XDG desktop portal): type the path in the field instead.").color(theme::ERROR));
+            }
             if source_locked || root_locked || proxy_locked {
                 ui.label(RichText::new("Greyed-out settings are set by your IT department's policy.").italics());
             }
@@ -128,7 +135,7 @@ fn field(ui: &mut egui::Ui, name: &str, text: &mut String, locked: bool, browse:
     let label = ui.label(name);
     ui.add_enabled(
         !locked,
-        egui::TextEdit::singleline(text).desired_width(320.0),
+        egui::TextEdit::singleline(text).desired_width(480.0),
     )
     .labelled_by(label.id);
     let clicked = browse
