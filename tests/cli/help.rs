@@ -9,6 +9,7 @@ const COMMANDS: &[&str] = &[
     "install",
     "launch",
     "rollback",
+    "history",
     "releases",
     "instruments",
     "fleet",

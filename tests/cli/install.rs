@@ -819,3 +819,89 @@ fn leaving_the_gui_and_genie_python_on_different_lines_is_warned_about() {
         run.stdout
     );
 }
+
+/// `rollback` of the whole client undoes the last transaction as a unit: components that
+/// transaction did not touch stay, so the GUI and genie_python never end up from releases that
+/// were never installed together. `history` lists every transaction.
+#[test]
+fn rollback_undoes_the_last_transaction_and_history_lists_them_all() {
+    let env = Env::with_standard_share();
+    for args in [
+        &["install", "--version", "25.8.0"][..],
+        &["install", "--version", "26.2.0"],
+        &[
+            "install",
+            "--version",
+            "26.2.1-hotfix",
+            "--component",
+            "ibex-gui",
+        ],
+    ] {
+        env.run(args).assert_code(0);
+    }
+    let run = env.run(&["rollback", "--json"]);
+    run.assert_code(0);
+    let rolled: Vec<_> = run.json()["rolled_back"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["component"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(rolled, ["ibex-gui"], "only what the last install changed");
+    assert_eq!(env.installed_version(GUI).as_deref(), Some("26.2.0"));
+    assert_eq!(env.installed_version(GENIE).as_deref(), Some("26.2.0"));
+
+    // An install that fails (a truncated archive) changes nothing and is recorded as failed.
+    let share = Share::new(&env.share);
+    share.add_kit("26.2.4", GUI, "1");
+    let archive = share.archive("26.2.4", GUI);
+    let bytes = fs::read(&archive).unwrap();
+    fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
+    let failed = env.run(&["install", "--version", "26.2.4", "--component", "ibex-gui"]);
+    assert_ne!(failed.code, 0);
+
+    let run = env.run(&["history", "--json"]);
+    run.assert_code(0);
+    let history = run.json()["history"].as_array().unwrap().clone();
+    let actions: Vec<_> = history
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["action"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "install done",
+            "install done",
+            "install done",
+            "rollback done",
+            "install failed"
+        ]
+    );
+    let last_install = &history[2];
+    assert_eq!(
+        last_install["changes"],
+        serde_json::json!([{"component": "ibex-gui", "from": "26.2.0.1234", "to": "26.2.1.1310"}])
+    );
+    assert!(last_install["time"].as_str().unwrap().ends_with(" UTC"));
+    assert!(!last_install["user"].as_str().unwrap().is_empty());
+    assert!(history[4]["error"].as_str().is_some(), "{}", history[4]);
+
+    let text = env.run(&["history"]);
+    text.assert_code(0);
+    assert!(
+        text.stdout.contains("IBEX GUI 26.2.0.1234 -> 26.2.1.1310"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("failed, nothing changed"),
+        "{}",
+        text.stdout
+    );
+}

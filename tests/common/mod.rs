@@ -377,6 +377,10 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, String> {
                     .unwrap()
                     .to_string_lossy()
                     .replace('\\', "/");
+                // The history records every attempt, failed ones too: it is not the client.
+                if rel.ends_with(".ibex-updater/history.jsonl") {
+                    continue;
+                }
                 let digest = Sha256::digest(fs::read(&path).unwrap_or_default());
                 files.insert(rel, format!("{digest:x}"));
             }

@@ -73,8 +73,11 @@ pub enum Command {
     Install(InstallArgs),
     /// Start the IBEX GUI on an instrument, after checking that the client matches its server.
     Launch(LaunchArgs),
-    /// Put back the version that the last install or rollback replaced.
+    /// Undo the last install or rollback as a unit (with --component, put back that component's
+    /// previous version).
     Rollback(ComponentArgs),
+    /// Every install and rollback: when, by whom, from and to which versions, and how it ended.
+    History,
     /// List the releases in the source and the kits each one holds.
     Releases,
     /// List the instruments in CS:INSTLIST with the server version each one runs.

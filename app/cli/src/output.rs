@@ -4,6 +4,7 @@ use ibex_updater_core::catalog::{Catalog, Verification};
 use ibex_updater_core::client::component::Component;
 use ibex_updater_core::client::ipython_profile::{Applied, ProfileStep};
 use ibex_updater_core::client::version::Version;
+use ibex_updater_core::install::history;
 use ibex_updater_core::install::{EpicsUtils, Report};
 use ibex_updater_core::instrument::link::InstrumentStatus;
 use ibex_updater_core::release::{KitStatus, Release};
@@ -478,4 +479,60 @@ fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
         out.push_str(&line(row.iter().map(String::as_str).collect()));
     }
     out
+}
+
+pub fn history_json(entries: &[history::Entry]) -> Value {
+    json!({
+        "history": entries.iter().map(|e| json!({
+            "time": history::utc_text(e.time),
+            "unix_time": e.time,
+            "user": e.user,
+            "action": e.action,
+            "changes": e.changes.iter().map(|m| json!({
+                "component": m.component.id(),
+                "from": m.from,
+                "to": m.to,
+            })).collect::<Vec<_>>(),
+            "outcome": if e.failure.is_some() { "failed" } else { "done" },
+            "error": e.failure,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn history_text(entries: &[history::Entry]) -> String {
+    if entries.is_empty() {
+        return "Nothing has been installed or rolled back here yet.\n".to_string();
+    }
+    let rows: Vec<[String; 4]> = entries
+        .iter()
+        .map(|e| {
+            let action = match e.action {
+                history::Action::Install => "install",
+                history::Action::Rollback => "rollback",
+            };
+            let what = match &e.failure {
+                Some(why) => format!("failed, nothing changed: {why}"),
+                None => e
+                    .changes
+                    .iter()
+                    .map(|m| {
+                        format!(
+                            "{} {} -> {}",
+                            m.component,
+                            m.from.as_deref().unwrap_or("nothing"),
+                            m.to.as_deref().unwrap_or("nothing")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            [
+                history::utc_text(e.time),
+                e.user.clone(),
+                action.to_string(),
+                what,
+            ]
+        })
+        .collect();
+    table(&["When", "Who", "What", "Changes"], &rows)
 }

@@ -11,6 +11,7 @@ use ibex_updater_core::config::paths;
 use ibex_updater_core::config::resolved::Settings;
 use ibex_updater_core::demo::fleet as demo_fleet;
 use ibex_updater_core::error::UpdateError;
+use ibex_updater_core::install::history;
 use ibex_updater_core::install::{InstallOptions, Report};
 use ibex_updater_core::progress::{NoProgress, Progress};
 use ibex_updater_core::usecase::plan::{self, InstallRequest};
@@ -89,6 +90,15 @@ fn dispatch(cli: &Cli) -> Result<u8> {
                 apply::rollback(&settings.install_root, &components, p, &options)
             })?;
             print_report(cli, &report, "rolled_back", "Rolled back");
+            Ok(code::SUCCESS)
+        }
+        Command::History => {
+            let entries = history::read(&settings.install_root)?;
+            if cli.json {
+                println!("{}", output::history_json(&entries));
+            } else {
+                print!("{}", output::history_text(&entries));
+            }
             Ok(code::SUCCESS)
         }
         Command::Instruments => instruments(cli, &settings),

@@ -7,6 +7,7 @@
 pub mod checkpoint;
 pub mod extract;
 mod fixups;
+pub mod history;
 pub mod journal;
 pub mod layout;
 mod lock;

@@ -9,6 +9,7 @@ use crate::client::release_lines::{self, MixedLines};
 use crate::client::version_file;
 use crate::config::resolved::Settings;
 use crate::error::UpdateError;
+use crate::install::history::{self, Action, Entry};
 use crate::install::{self, EpicsUtils, InstallOptions, InstallRoot, Report, mirror, verify};
 use crate::progress::Progress;
 use crate::source::ReleaseSource;
@@ -39,7 +40,9 @@ pub fn install(
         Report::default()
     } else {
         let edited = edited_files(root, plan);
-        let mut report = install::install(root, source, &plan.kit_refs(), progress, options)?;
+        let outcome = install::install(root, source, &plan.kit_refs(), progress, options);
+        history::record(root, &Entry::of(Action::Install, &outcome));
+        let mut report = outcome?;
         report.edited = edited;
         let in_use: Vec<String> = report
             .changes
@@ -98,16 +101,32 @@ fn mirror_epics_utils(root: &InstallRoot, from: &Path, options: &InstallOptions)
     }
 }
 
-/// Puts back the previous version of `components`. Naming one component makes a missing
-/// previous version an error; with several, those without one are left alone.
+/// Puts back the previous version of `components`. The whole client means the last transaction,
+/// undone as the unit it was: a rollback never leaves a GUI and a genie_python that were never
+/// installed together. Naming one component makes a missing previous version an error; with
+/// several, those without one are left alone.
 pub fn rollback(
     root: &InstallRoot,
     components: &[Component],
     progress: &dyn Progress,
     options: &InstallOptions,
 ) -> Result<Report, UpdateError> {
+    let components = rollback_scope(root, components);
     let strict = components.len() == 1;
-    let mut report = install::rollback(root, components, strict, progress, options)?;
+    let outcome = install::rollback(root, &components, strict, progress, options);
+    history::record(root, &Entry::of(Action::Rollback, &outcome));
+    let mut report = outcome?;
     report.mixed_lines = mixed_lines(root);
     Ok(report)
+}
+
+/// What a rollback of `components` puts back: the last transaction's components when the whole
+/// client is asked for (and the history knows it), else those named.
+pub fn rollback_scope(root: &InstallRoot, components: &[Component]) -> Vec<Component> {
+    if components == Component::ALL.as_slice()
+        && let Some(last) = history::last_transaction(root)
+    {
+        return last;
+    }
+    components.to_vec()
 }

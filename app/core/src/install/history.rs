@@ -1,0 +1,197 @@
+//! Every install and rollback, one JSON line each in `<root>/.ibex-updater/history.jsonl`: when,
+//! by whom, what changed from which version to which, and how it ended. `history` shows it, and
+//! `rollback` of the whole client undoes the last transaction as the unit it was.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::component::Component;
+use crate::clock;
+use crate::error::UpdateError;
+use crate::fsx;
+use crate::install::{InstallRoot, Report};
+
+/// What a transaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Install,
+    Rollback,
+}
+
+/// One component's move in a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moved {
+    pub component: Component,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// One transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Seconds since the Unix epoch.
+    pub time: u64,
+    pub user: String,
+    pub action: Action,
+    pub changes: Vec<Moved>,
+    /// `None` when it succeeded; else why it failed (and nothing was changed).
+    pub failure: Option<String>,
+}
+
+impl Entry {
+    /// The entry for a transaction that ended with `outcome`.
+    pub fn of(action: Action, outcome: &Result<Report, UpdateError>) -> Entry {
+        let (changes, failure) = match outcome {
+            Ok(report) => (
+                report
+                    .changes
+                    .iter()
+                    .map(|c| Moved {
+                        component: c.component,
+                        from: c.from.as_ref().map(ToString::to_string),
+                        to: c.to.as_ref().map(ToString::to_string),
+                    })
+                    .collect(),
+                None,
+            ),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
+        Entry {
+            time: clock::unix_seconds(SystemTime::now()),
+            user: current_user(),
+            action,
+            changes,
+            failure,
+        }
+    }
+}
+
+fn path(root: &InstallRoot) -> PathBuf {
+    root.state_dir().join("history.jsonl")
+}
+
+fn current_user() -> String {
+    ["USERNAME", "USER"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Adds `entry`. The history is a record, not part of the transaction: a failure to write it is
+/// logged and never fails the install it describes. An entry that changed nothing and did not
+/// fail (everything was already installed) is not recorded.
+pub fn record(root: &InstallRoot, entry: &Entry) {
+    if entry.changes.is_empty() && entry.failure.is_none() {
+        return;
+    }
+    let file = path(root);
+    let written = serde_json::to_string(entry)
+        .map_err(std::io::Error::other)
+        .and_then(|line| {
+            std::fs::create_dir_all(root.state_dir())?;
+            let mut f = OpenOptions::new().create(true).append(true).open(&file)?;
+            f.write_all(format!("{line}\n").as_bytes())?;
+            f.sync_all()
+        });
+    if let Err(e) = written {
+        tracing::warn!(
+            "could not add to the install history {}: {e}",
+            file.display()
+        );
+    }
+}
+
+/// Every entry, oldest first. Lines that are not entries (a line cut short by a power cut) are
+/// skipped with a warning.
+pub fn read(root: &InstallRoot) -> Result<Vec<Entry>, UpdateError> {
+    let file = path(root);
+    let Some(bytes) = fsx::read_file_capped(&file, fsx::cap::OWN_FILE)? else {
+        return Ok(Vec::new());
+    };
+    Ok(String::from_utf8_lossy(&bytes)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|line| match serde_json::from_str(line) {
+            Ok(entry) => Some(entry),
+            Err(e) => {
+                tracing::warn!("skipping a damaged line of {}: {e}", file.display());
+                None
+            }
+        })
+        .collect())
+}
+
+/// The components the last transaction that changed anything changed.
+pub fn last_transaction(root: &InstallRoot) -> Option<Vec<Component>> {
+    read(root)
+        .ok()?
+        .into_iter()
+        .rev()
+        .find(|e| e.failure.is_none() && !e.changes.is_empty())
+        .map(|e| e.changes.iter().map(|m| m.component).collect())
+}
+
+/// `seconds` since the epoch as UTC text, `2026-11-25 23:10:05 UTC`.
+pub fn utc_text(seconds: u64) -> String {
+    let days = (seconds / 86_400) as i64;
+    let rem = seconds % 86_400;
+    // Howard Hinnant's days-to-civil conversion.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_text_is_the_calendar_date() {
+        assert_eq!(utc_text(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc_text(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc_text(1_795_648_205), "2026-11-25 23:10:05 UTC");
+    }
+
+    #[test]
+    fn a_damaged_line_is_skipped_and_the_rest_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = InstallRoot::new(dir.path());
+        let entry = Entry {
+            time: 1,
+            user: "me".into(),
+            action: Action::Install,
+            changes: vec![Moved {
+                component: Component::IbexGui,
+                from: None,
+                to: Some("26.2.0.1234".into()),
+            }],
+            failure: None,
+        };
+        record(&root, &entry);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path(&root))
+            .unwrap()
+            .write_all(b"{\"time\": 2, \"us")
+            .unwrap();
+        assert_eq!(read(&root).unwrap(), vec![entry]);
+        assert_eq!(last_transaction(&root), Some(vec![Component::IbexGui]));
+    }
+}
