@@ -185,7 +185,7 @@ mod tests {
             failure: None,
         };
         record(&root, &entry);
-        std::fs::OpenOptions::new()
+        OpenOptions::new()
             .append(true)
             .open(path(&root))
             .unwrap()
