@@ -224,7 +224,20 @@ fn install_matching_client_shows_progress_then_completion_and_rolls_back() {
     assert!(has_label(&harness, "Your client matches LARMOR."));
     assert!(has_label(&harness, "(previous: 25.8.0.1021)"));
 
+    // A rollback asks first, naming what goes back in place of what.
     click_button(&mut harness, "Roll back IBEX GUI");
+    step_until(&mut harness, "the confirmation", |h| {
+        has_label(
+            h,
+            "This puts IBEX GUI 25.8.0.1021 back in place of 26.2.1.1302. You can roll back again to return to 26.2.1.1302.",
+        )
+    });
+    assert_eq!(
+        demo.installed(Component::IbexGui).as_deref(),
+        Some("26.2.1.1302"),
+        "nothing rolls back before the yes"
+    );
+    click_button(&mut harness, "Roll back to 25.8.0.1021");
     step_until(&mut harness, "the rollback", |h| {
         has_label(h, "Rolled back to IBEX GUI 25.8.0.1021.")
     });
@@ -259,6 +272,19 @@ fn install_matching_client_shows_progress_then_completion_and_rolls_back() {
     );
     step_until(&mut harness, "the dismissed notice to go", |h| {
         !has_label(h, "Rolled back to IBEX GUI 25.8.0.1021.")
+    });
+
+    // The history panel lists both transactions, newest first.
+    step_until(&mut harness, "the history panel", |h| {
+        has_label(h, "History")
+    });
+    // Below the release notes: scrolled to, as a user would.
+    harness.get_by_label("History").scroll_to_me();
+    harness.run_ok();
+    harness.get_by_label("History").click();
+    step_until(&mut harness, "the history", |h| {
+        has_label(h, "IBEX GUI 26.2.1.1302 -> 25.8.0.1021")
+            && has_label(h, "IBEX GUI 25.8.0.1021 -> 26.2.1.1302")
     });
 }
 

@@ -10,6 +10,8 @@ use egui_commonmark::{CommonMarkCache, CommonMarkViewer};
 
 use super::backend::{Backend, FolderField, JobKind, Reply};
 use super::components_view::{self, Action};
+use super::confirm_rollback::{self, Answer};
+use super::history_view;
 use super::instrument_picker;
 use super::job_progress::JobProgress;
 use super::notices::{self, Notice};
@@ -57,6 +59,8 @@ pub struct UpdaterApp {
     last_job: Option<Retry>,
     /// A job refused because the client is running.
     blocked: Option<Blocked>,
+    /// A rollback asked for and waiting for the user's yes.
+    confirming_rollback: Option<Component>,
     /// A newer build of the updater itself, offered above the main view.
     updater_offer: Option<UpdaterBuild>,
     updating_updater: bool,
@@ -101,6 +105,7 @@ impl UpdaterApp {
             typed_server: TypedServer::default(),
             last_job: None,
             blocked: None,
+            confirming_rollback: None,
             updater_offer: None,
             updating_updater: false,
             first_frame_logged: false,
@@ -475,7 +480,7 @@ impl UpdaterApp {
         if let Some(action) = components_view::show(ui, &overview, shown.as_deref(), busy) {
             match action {
                 Action::Install(c) => self.install_matching(&ctx, &overview, vec![c]),
-                Action::Rollback(c) => self.start_rollback(&ctx, vec![c]),
+                Action::Rollback(c) => self.confirming_rollback = Some(c),
             }
         }
         ui.add_space(8.0);
@@ -535,6 +540,19 @@ impl UpdaterApp {
                 .show(ui, |ui| {
                     CommonMarkViewer::new().show(ui, &mut self.notes_cache, notes);
                 });
+        }
+        ui.add_space(8.0);
+        history_view::show(ui, &overview.history);
+
+        if let Some(component) = self.confirming_rollback {
+            match confirm_rollback::ask(&ctx, component, &overview) {
+                Some(Answer::RollBack(c)) => {
+                    self.confirming_rollback = None;
+                    self.start_rollback(&ctx, vec![c]);
+                }
+                Some(Answer::Cancel) => self.confirming_rollback = None,
+                None => {}
+            }
         }
     }
 

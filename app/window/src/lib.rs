@@ -5,7 +5,9 @@
 mod app;
 mod backend;
 mod components_view;
+mod confirm_rollback;
 mod explain;
+mod history_view;
 mod instrument_picker;
 mod job_progress;
 mod notices;

@@ -12,7 +12,7 @@ use crate::config::paths;
 use crate::config::resolved::Settings;
 use crate::error::UpdateError;
 use crate::index::UpdaterBuild;
-use crate::install::{self, InstallLock, InstallRoot};
+use crate::install::{self, InstallLock, InstallRoot, history};
 use crate::instrument::link::{self, InstrumentStatus};
 use crate::instrument::list::Instrument;
 use crate::source::ReleaseSource;
@@ -172,6 +172,8 @@ pub struct Overview {
     pub notes: Option<(ReleaseName, String)>,
     /// A newer build of the updater itself, when the signed index lists one.
     pub updater_offer: Option<UpdaterBuild>,
+    /// Every install and rollback on this install root, oldest first.
+    pub history: Vec<history::Entry>,
 }
 
 impl Overview {
@@ -197,12 +199,17 @@ pub fn overview(
         .collect();
     let notes = target_notes(source, &status);
     let updater_offer = self_update::offer(&catalog).ok().flatten().cloned();
+    let history = history::read(root).unwrap_or_else(|e| {
+        tracing::warn!("could not read the install history: {e}");
+        Vec::new()
+    });
     Ok(Overview {
         catalog,
         status,
         previous,
         notes,
         updater_offer,
+        history,
     })
 }
 
