@@ -42,17 +42,38 @@ pub fn peer_missing(what: &str, how_to_install: &str) {
     eprintln!("SKIPPED: {what} is not available ({how_to_install})");
 }
 
+/// Runs `command` to its end. Wine now and then fails to start a process at all (CreateProcess
+/// answers ERROR_INTERNAL_ERROR, seen once in a CI run): a start that fails is tried again a few
+/// times. What the program does once started is never retried.
+pub fn output_of(command: &mut Command) -> Output {
+    let mut failed_starts = 0;
+    loop {
+        match command.output() {
+            Ok(out) => return out,
+            Err(e) if failed_starts < 3 => {
+                failed_starts += 1;
+                eprintln!(
+                    "could not start {:?} ({e}); trying again",
+                    command.get_program()
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("could not start {:?}: {e}", command.get_program()),
+        }
+    }
+}
+
 /// Archives `tree` as the release build does: `7z a <archive> . -mx1 -mf=off -r`, run inside it.
 pub fn make_7z(tree: &Path, archive: &Path) {
     let exe = seven_zip().expect("7-Zip is needed to build fixtures");
     fs::create_dir_all(archive.parent().unwrap()).unwrap();
-    let out = Command::new(exe)
-        .args(["a", "-bd", "-y", "-mx1", "-mf=off", "-r"])
-        .arg(archive)
-        .arg(".")
-        .current_dir(tree)
-        .output()
-        .unwrap();
+    let out = output_of(
+        Command::new(exe)
+            .args(["a", "-bd", "-y", "-mx1", "-mf=off", "-r"])
+            .arg(archive)
+            .arg(".")
+            .current_dir(tree),
+    );
     assert!(
         out.status.success(),
         "7z failed: {}",
@@ -289,12 +310,12 @@ impl Env {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        Run::from(self.command(args).output().unwrap())
+        Run::from(output_of(&mut self.command(args)))
     }
 
     /// Runs the updater against the release source at `source` instead of the share.
     pub fn run_from(&self, source: &str, args: &[&str]) -> Run {
-        Run::from(self.command_from(source, args).output().unwrap())
+        Run::from(output_of(&mut self.command_from(source, args)))
     }
 
     /// The home folder the updater sees as the user's.
