@@ -548,10 +548,9 @@ fn refuses_to_replace_a_running_client() {
         let env = env_with_26_2_0_installed();
         let exe = env.root.join(folder).join(format!("{program}{suffix}"));
         fs::copy(env!("CARGO_BIN_EXE_ibex-test-gui"), &exe).unwrap();
-        let mut client = std::process::Command::new(&exe)
-            .env("IBEX_TEST_GUI_STAY", "60")
-            .spawn()
-            .unwrap();
+        let mut client = crate::common::spawn_copied(
+            std::process::Command::new(&exe).env("IBEX_TEST_GUI_STAY", "60"),
+        );
         let before = env.snapshot();
         let run = env.run(&["install", "--version", "26.2.1-hotfix"]);
         client.kill().unwrap();

@@ -195,14 +195,12 @@ fn a_running_gui_is_not_started_twice_and_its_preference_is_left_alone() {
     let Some(peer) = peer() else { return };
     let env = env_with_client("26.2.1-hotfix");
     let first_record = env.dir.path().join("first-gui.json");
-    let _running = Running(
+    let _running = Running(crate::common::spawn_copied(
         Command::new(gui_program(&env))
             .current_dir(env.gui_dir())
             .env("IBEX_TEST_GUI_RECORD", &first_record)
-            .env("IBEX_TEST_GUI_STAY", "120")
-            .spawn()
-            .unwrap(),
-    );
+            .env("IBEX_TEST_GUI_STAY", "120"),
+    ));
     let deadline = Instant::now() + Duration::from_secs(60);
     while !first_record.exists() {
         assert!(Instant::now() < deadline, "the first GUI never started");

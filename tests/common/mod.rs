@@ -63,6 +63,22 @@ pub fn output_of(command: &mut Command) -> Output {
     }
 }
 
+/// Starts a program the test has just copied into place. On Linux another test's fork can still
+/// hold the copy's write handle for a moment, and the start fails with "Text file busy"
+/// (ETXTBSY): that start is tried again.
+pub fn spawn_copied(command: &mut Command) -> std::process::Child {
+    let mut busy = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && busy < 50 => {
+                busy += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            started => return started.unwrap(),
+        }
+    }
+}
+
 /// Archives `tree` as the release build does: `7z a <archive> . -mx1 -mf=off -r`, run inside it.
 pub fn make_7z(tree: &Path, archive: &Path) {
     let exe = seven_zip().expect("7-Zip is needed to build fixtures");

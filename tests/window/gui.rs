@@ -885,10 +885,7 @@ fn an_install_waits_for_a_running_gui_to_close_then_goes_on() {
     let gui = InstallRoot::new(demo.install_root()).component_dir(Component::IbexGui);
     let program = gui.join("ibex-client");
     std::fs::copy("/bin/sleep", &program).unwrap();
-    let mut running = std::process::Command::new(&program)
-        .arg("60")
-        .spawn()
-        .unwrap();
+    let mut running = crate::common::spawn_copied(std::process::Command::new(&program).arg("60"));
     let mut harness = harness(UpdaterApp::new(demo.backend()));
     pick(&mut harness, "LARMOR");
     click_button(&mut harness, "Install matching client");
