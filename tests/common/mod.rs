@@ -20,12 +20,9 @@ pub const GENIE: &str = "genie-python";
 
 /// The real 7-Zip (Debian package `7zip`). In CI a missing 7-Zip fails the run.
 pub fn seven_zip() -> Option<&'static str> {
-    let found = ["7zz", "7z", "7za"].into_iter().find(|exe| {
-        Command::new(exe)
-            .arg("i")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
+    let found = ["7zz", "7z", "7za"]
+        .into_iter()
+        .find(|exe| try_output(Command::new(exe).arg("i")).is_ok_and(|o| o.status.success()));
     if found.is_none() {
         peer_missing("7-Zip (7zz)", "apt-get install 7zip");
     }
@@ -43,14 +40,13 @@ pub fn peer_missing(what: &str, how_to_install: &str) {
 }
 
 /// Runs `command` to its end. Wine now and then fails to start a process at all (CreateProcess
-/// answers ERROR_INTERNAL_ERROR, seen once in a CI run): a start that fails is tried again a few
-/// times. What the program does once started is never retried.
-pub fn output_of(command: &mut Command) -> Output {
+/// answers ERROR_INTERNAL_ERROR, seen in CI runs): a start that fails for any reason but a missing
+/// program is tried again a few times. What the program does once started is never retried.
+pub fn try_output(command: &mut Command) -> std::io::Result<Output> {
     let mut failed_starts = 0;
     loop {
         match command.output() {
-            Ok(out) => return out,
-            Err(e) if failed_starts < 3 => {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound && failed_starts < 3 => {
                 failed_starts += 1;
                 eprintln!(
                     "could not start {:?} ({e}); trying again",
@@ -58,9 +54,15 @@ pub fn output_of(command: &mut Command) -> Output {
                 );
                 std::thread::sleep(Duration::from_millis(200));
             }
-            Err(e) => panic!("could not start {:?}: {e}", command.get_program()),
+            result => return result,
         }
     }
+}
+
+/// [`try_output`], for a program that must start.
+pub fn output_of(command: &mut Command) -> Output {
+    try_output(command)
+        .unwrap_or_else(|e| panic!("could not start {:?}: {e}", command.get_program()))
 }
 
 /// Starts a program the test has just copied into place. On Linux another test's fork can still
