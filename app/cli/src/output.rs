@@ -512,19 +512,7 @@ pub fn history_text(entries: &[history::Entry]) -> String {
             };
             let what = match &e.failure {
                 Some(why) => format!("failed, nothing changed: {why}"),
-                None => e
-                    .changes
-                    .iter()
-                    .map(|m| {
-                        format!(
-                            "{} {} -> {}",
-                            m.component,
-                            m.from.as_deref().unwrap_or("nothing"),
-                            m.to.as_deref().unwrap_or("nothing")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                None => e.changes_text(),
             };
             [
                 history::utc_text(e.time),

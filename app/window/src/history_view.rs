@@ -34,27 +34,11 @@ pub fn show(ui: &mut egui::Ui, entries: &[Entry]) {
                                 );
                             }
                             None => {
-                                ui.label(changes(entry));
+                                ui.label(entry.changes_text());
                             }
                         }
                         ui.end_row();
                     }
                 });
         });
-}
-
-fn changes(entry: &Entry) -> String {
-    entry
-        .changes
-        .iter()
-        .map(|m| {
-            format!(
-                "{} {} -> {}",
-                m.component,
-                m.from.as_deref().unwrap_or("nothing"),
-                m.to.as_deref().unwrap_or("nothing")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -69,6 +69,22 @@ impl Entry {
             failure,
         }
     }
+
+    /// What changed, as both front ends show it: `IBEX GUI 26.2.0.1234 -> 26.2.1.1310, …`.
+    pub fn changes_text(&self) -> String {
+        self.changes
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {} -> {}",
+                    m.component,
+                    m.from.as_deref().unwrap_or("nothing"),
+                    m.to.as_deref().unwrap_or("nothing")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 fn path(root: &InstallRoot) -> PathBuf {
