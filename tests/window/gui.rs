@@ -94,6 +94,8 @@ fn start_held_install(demo: &Demo) -> (Harness<'static, UpdaterApp>, Gate) {
 
 /// Masks the footer, which shows the temporary folders' paths, then compares the snapshot.
 fn snapshot(harness: &mut Harness<'_, UpdaterApp>, name: &str) {
+    // A busy machine answers later: the picture waits for every answer, not for a time.
+    step_until(harness, "the window to settle", |h| h.state().is_settled());
     harness.run_ok();
     let footer = harness.get_by_label_contains("Release source:").rect();
     // The whole strip: the paths' widths differ from one temporary folder to the next.
@@ -913,6 +915,94 @@ fn an_install_waits_for_a_running_gui_to_close_then_goes_on() {
         demo.installed(Component::IbexGui).as_deref(),
         Some("26.2.1.1302")
     );
+}
+
+/// The GUI closing while the window is still rereading the release source: the install starts
+/// once the catalog it plans from is in, not never.
+#[cfg(unix)]
+#[test]
+fn a_gui_closing_while_the_releases_are_reread_still_lets_the_install_go_on() {
+    let demo = Demo::new();
+    let gui = InstallRoot::new(demo.install_root()).component_dir(Component::IbexGui);
+    let program = gui.join("ibex-client");
+    std::fs::copy("/bin/sleep", &program).unwrap();
+    let mut running = crate::common::spawn_copied(std::process::Command::new(&program).arg("60"));
+    let catalog_gate = Gate::default();
+    catalog_gate.open();
+    let source = HeldCatalogSource {
+        share: ShareSource::new(demo.share()),
+        gate: catalog_gate.0.clone(),
+    };
+    let mut harness = harness(UpdaterApp::new(
+        demo.backend().with_source(Arc::new(source)),
+    ));
+    pick(&mut harness, "LARMOR");
+    // From here on the release source answers only when the test says so.
+    catalog_gate.0.store(false, Ordering::SeqCst);
+    click_button(&mut harness, "Install matching client");
+    click_button_when_shown(&mut harness, "Wait for IBEX GUI to close");
+    running.kill().unwrap();
+    running.wait().unwrap();
+    // The watch sees the GUI gone while the catalog is still held back.
+    step_until(&mut harness, "the wait to end", |h| {
+        !has_label(h, "Waiting for IBEX GUI to close.")
+    });
+    assert!(!harness.state().is_busy());
+    assert_eq!(
+        demo.installed(Component::IbexGui).as_deref(),
+        Some("25.8.0.1021")
+    );
+    catalog_gate.open();
+    step_until(&mut harness, "the install after the reread", |h| {
+        has_label(h, "Installed IBEX GUI 26.2.1.1302.")
+    });
+    assert_eq!(
+        demo.installed(Component::IbexGui).as_deref(),
+        Some("26.2.1.1302")
+    );
+}
+
+fn click_button_when_shown(harness: &mut Harness<'_, UpdaterApp>, label: &str) {
+    step_until(harness, label, |h| {
+        h.query_by_role_and_label(Role::Button, label).is_some()
+    });
+    click_button(harness, label);
+}
+
+/// A share whose catalog is read only while the gate is open.
+#[derive(Debug)]
+struct HeldCatalogSource {
+    share: ShareSource,
+    gate: Arc<AtomicBool>,
+}
+
+impl ReleaseSource for HeldCatalogSource {
+    fn location(&self) -> String {
+        self.share.location()
+    }
+    fn read_catalog(&self) -> Result<Catalog, UpdateError> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.gate.load(Ordering::SeqCst) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        self.share.read_catalog()
+    }
+    fn open_archive(&self, kit: &Kit) -> Result<ArchiveStream, UpdateError> {
+        self.share.open_archive(kit)
+    }
+    fn fetch_file(
+        &self,
+        path: &str,
+        size: u64,
+        sha256: &str,
+        dest: &Path,
+        progress: &dyn ibex_updater_core::progress::Progress,
+    ) -> Result<(), UpdateError> {
+        self.share.fetch_file(path, size, sha256, dest, progress)
+    }
+    fn release_notes(&self, release: &ReleaseName) -> Option<String> {
+        self.share.release_notes(release)
+    }
 }
 
 /// Before a lone component install that would split the GUI and genie_python across release

@@ -59,6 +59,9 @@ pub struct UpdaterApp {
     last_job: Option<Retry>,
     /// A job refused because the client is running.
     blocked: Option<Blocked>,
+    /// An install to run again once the overview being read is in: the client closed while the
+    /// window was reading it.
+    retry_after_overview: Option<InstallRequest>,
     /// A rollback asked for and waiting for the user's yes.
     confirming_rollback: Option<Component>,
     /// A newer build of the updater itself, offered above the main view.
@@ -105,6 +108,7 @@ impl UpdaterApp {
             typed_server: TypedServer::default(),
             last_job: None,
             blocked: None,
+            retry_after_overview: None,
             confirming_rollback: None,
             updater_offer: None,
             updating_updater: false,
@@ -119,6 +123,12 @@ impl UpdaterApp {
 
     pub fn is_busy(&self) -> bool {
         self.job.is_some()
+    }
+
+    /// Nothing is on its way: no job runs and the instruments and the overview are in. A frame
+    /// drawn now shows what the window will keep showing (tests take snapshots then).
+    pub fn is_settled(&self) -> bool {
+        !self.is_busy() && self.instruments.is_some() && self.overview.is_some()
     }
 
     /// Draws one frame.
@@ -190,6 +200,9 @@ impl UpdaterApp {
                             self.updater_offer = overview.updater_offer.clone();
                         }
                         self.overview = Some(*result);
+                        if let Some(request) = self.retry_after_overview.take() {
+                            self.retry(ctx, Retry::Install(request));
+                        }
                     }
                 }
                 Reply::Finished { job, result } => {
@@ -648,12 +661,18 @@ impl UpdaterApp {
     /// Runs a job refused earlier again, now that the client has closed.
     fn retry(&mut self, ctx: &egui::Context, retry: Retry) {
         match retry {
-            Retry::Install(request) => {
-                if let Some(Ok(overview)) = &self.overview {
+            Retry::Install(request) => match &self.overview {
+                Some(Ok(overview)) => {
                     let overview = overview.clone();
                     self.start_install(ctx, &overview, request);
                 }
-            }
+                // The plan needs the catalog: go on when it is in.
+                None => self.retry_after_overview = Some(request),
+                Some(Err(e)) => {
+                    let notice = Notice::error("Installing after the wait", e);
+                    self.notify([notice]);
+                }
+            },
             Retry::Rollback(components) => self.start_rollback(ctx, components),
         }
     }
