@@ -24,7 +24,9 @@ fn status_json_has_the_documented_shape() {
                 {"component": "ibex-gui", "installed": "26.2.0.1234", "library": null, "target": "26.2.1", "verdict": "update-available"},
                 {"component": "genie-python", "installed": null, "library": null, "target": "26.2.2", "verdict": "not-installed"}
             ],
-            "ipython_profile_pending": false
+            "ipython_profile_pending": false,
+            "source": env.share.display().to_string(),
+            "verification": {"signed": false, "serial": null, "installs_allowed": true}
         })
     );
     // Key order is part of the contract people read.

@@ -22,3 +22,4 @@ mod prompt;
 mod scripts_parity;
 mod self_update;
 mod signed_index;
+mod unsigned_share;

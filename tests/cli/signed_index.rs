@@ -155,10 +155,20 @@ fn a_signed_share_installs_with_hashes_from_the_index_and_says_so() {
             "{change}"
         );
     }
-    // Without an index the share is refused, unless the policy allows unsigned shares; then it
-    // is read and said to be unverified.
+    // Without an index the share is read and said to be unverified; installing from it is
+    // refused unless the policy allows unsigned shares.
     fs::remove_file(signed.index()).unwrap();
     let run = signed.env.run(&["releases"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout
+            .contains("unverified: no signed index.json; installing is refused"),
+        "{}",
+        run.stdout
+    );
+    let run = signed
+        .env
+        .run(&["install", "--force", "--server-version", "26.2.0.1234"]);
     run.assert_code(3);
     assert!(
         run.stderr.contains("has no signed index.json"),

@@ -10,14 +10,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use eframe::egui::Rect;
 use eframe::egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable, by};
 use egui_kittest::{Harness, SnapshotOptions};
 use ibex_updater_core::catalog::Catalog;
 use ibex_updater_core::client::component::Component;
 use ibex_updater_core::client::version::ReleaseName;
+use ibex_updater_core::config::policy::Policy;
 use ibex_updater_core::config::resolved::Settings;
 use ibex_updater_core::error::UpdateError;
+use ibex_updater_core::index::trust::Trust;
 use ibex_updater_core::install::InstallRoot;
 use ibex_updater_core::release::Kit;
 use ibex_updater_core::source::{ArchiveStream, ReleaseSource, ShareSource};
@@ -94,13 +97,26 @@ fn start_held_install(demo: &Demo) -> (Harness<'static, UpdaterApp>, Gate) {
 
 /// Masks the footer, which shows the temporary folders' paths, then compares the snapshot.
 fn snapshot(harness: &mut Harness<'_, UpdaterApp>, name: &str) {
+    snapshot_masking(harness, name, &[]);
+}
+
+/// Like [`snapshot`], masking also the lines that show `texts` (paths that differ from one
+/// machine or platform to the next).
+fn snapshot_masking(harness: &mut Harness<'_, UpdaterApp>, name: &str, texts: &[&str]) {
     // A busy machine answers later: the picture waits for every answer, not for a time.
     step_until(harness, "the window to settle", |h| h.state().is_settled());
     harness.run_ok();
+    // The footer's whole strip, and the rest of each line from where the text starts: the paths'
+    // widths differ from one temporary folder to the next.
     let footer = harness.get_by_label_contains("Release source:").rect();
-    // The whole strip: the paths' widths differ from one temporary folder to the next.
-    let strip = eframe::egui::Rect::from_x_y_ranges(0.0..=10_000.0, footer.y_range());
-    harness.mask(strip);
+    harness.mask(Rect::from_x_y_ranges(0.0..=10_000.0, footer.y_range()));
+    for text in texts {
+        let line = harness.get_by_label_contains(text).rect();
+        harness.mask(Rect::from_x_y_ranges(
+            line.left()..=10_000.0,
+            line.y_range(),
+        ));
+    }
     harness.snapshot_options(name, &snapshot_options());
 }
 
@@ -361,6 +377,54 @@ fn cancel_leaves_the_installed_client_exactly_as_it_was() {
     assert_eq!(
         demo.installed(Component::IbexGui).as_deref(),
         Some("25.8.0.1021")
+    );
+}
+
+/// The share as it is today (no signed index) on a machine whose policy does not allow that:
+/// the versions and verdicts are shown, marked unverified, with both ways out; installing is off
+/// and nothing says a release "failed its checks".
+#[test]
+fn an_unsigned_share_is_compared_but_not_installed_and_names_both_ways_out() {
+    let demo = Demo::new();
+    let trust = Trust::from_policy(&Policy::default(), demo.dir.path()).unwrap();
+    let source = ShareSource::new(demo.share()).with_trust(trust);
+    let mut harness = harness(UpdaterApp::new(
+        demo.backend().with_source(Arc::new(source)),
+    ));
+    pick(&mut harness, "LARMOR");
+    for text in [
+        "Unverified release source: you can compare versions, not install.",
+        "has no signed index.json",
+        "packaging/RELEASING.md",
+        "allow_unsigned = true in the machine policy",
+        "ALLOW_UNSIGNED=1",
+        &Policy::path().display().to_string(),
+    ] {
+        assert!(has_label(&harness, text), "{text}");
+    }
+    // What is installed and what LARMOR needs are still there.
+    assert!(has_label(&harness, "25.8.0.1021"));
+    assert!(has_label(&harness, "26.2.1.1302"));
+    assert!(has_label(&harness, "Update required for LARMOR"));
+    for label in [
+        "Install matching client",
+        "Install IBEX GUI 26.2.1",
+        "Install a specific release…",
+    ] {
+        assert!(
+            harness
+                .get_by_role_and_label(Role::Button, label)
+                .accesskit_node()
+                .is_disabled(),
+            "{label}"
+        );
+    }
+    assert!(!has_label(&harness, "failed its checks"));
+    assert!(harness.state().notices().next().is_none());
+    snapshot_masking(
+        &mut harness,
+        "main_window_unsigned",
+        &[&Policy::path().display().to_string()],
     );
 }
 
@@ -746,7 +810,7 @@ fn settings_fixed_by_the_policy_are_read_only() {
     let demo = Demo::new();
     let mut settings = demo.settings.clone();
     settings.demo = false;
-    settings.policy = ibex_updater_core::config::policy::Policy {
+    settings.policy = Policy {
         release_source: Some(demo.share().display().to_string()),
         users_may_change_settings: Some(false),
         ..Default::default()
@@ -798,7 +862,7 @@ fn a_newer_updater_in_the_signed_index_is_offered() {
         valid_for: Duration::from_secs(86_400),
     };
     publish(&options, std::time::SystemTime::now()).unwrap();
-    let policy = ibex_updater_core::config::policy::Policy {
+    let policy = Policy {
         trusted_keys: vec![std::fs::read_to_string(&public).unwrap()],
         ..Default::default()
     };

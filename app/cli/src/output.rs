@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use ibex_updater_core::config::resolved::Settings;
 
-pub fn status_json(status: &Status, server: &Server) -> Value {
+pub fn status_json(status: &Status, server: &Server, catalog: &Catalog) -> Value {
     let from = server.from.map(InstrumentFrom::id);
     json!({
         "server": {
@@ -30,6 +30,8 @@ pub fn status_json(status: &Status, server: &Server) -> Value {
             "verdict": c.verdict.id(),
         })).collect::<Vec<_>>(),
         "ipython_profile_pending": status.profile_pending,
+        "source": catalog.location,
+        "verification": verification_json(&catalog.verification),
     })
 }
 
@@ -289,6 +291,7 @@ pub fn fleet_csv(fleet: &Fleet) -> String {
 pub fn releases_json(catalog: &Catalog) -> Value {
     json!({
         "source": catalog.location,
+        "verification": verification_json(&catalog.verification),
         "releases": catalog.releases.iter().map(|r| json!({
             "name": r.name.to_string(),
             "kits": r.kits.iter().map(|k| json!({
@@ -302,11 +305,29 @@ pub fn releases_json(catalog: &Catalog) -> Value {
     })
 }
 
-/// "signed index, serial 7" or "unverified: no signed index.json".
+/// Whether a signed index vouches for the source, and whether installing from it is allowed.
+fn verification_json(verification: &Verification) -> Value {
+    let serial = match verification {
+        Verification::Signed { serial, .. } => Some(*serial),
+        Verification::Unverified { .. } => None,
+    };
+    json!({
+        "signed": verification.is_signed(),
+        "serial": serial,
+        "installs_allowed": verification.installs_allowed(),
+    })
+}
+
+/// "signed index, serial 7" or "unverified: no signed index.json; …".
 pub fn verification_text(verification: &Verification) -> String {
     match verification {
         Verification::Signed { serial, .. } => format!("signed index, serial {serial}"),
-        Verification::Unverified => "unverified: no signed index.json".to_string(),
+        Verification::Unverified {
+            installs_allowed: true,
+        } => "unverified: no signed index.json; the machine policy allows installing".to_string(),
+        Verification::Unverified {
+            installs_allowed: false,
+        } => "unverified: no signed index.json; installing is refused".to_string(),
     }
 }
 

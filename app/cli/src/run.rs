@@ -153,7 +153,9 @@ fn status(
         status,
     } = survey::survey(settings, &args.request())?;
     // Both outputs read the server before its error is taken for the exit code.
-    let doc = cli.json.then(|| output::status_json(&status, &server));
+    let doc = cli
+        .json
+        .then(|| output::status_json(&status, &server, &catalog));
     let text = (!cli.json).then(|| output::status_text(&status, &server, &catalog, settings));
     let unreachable = server.version.err().map(anyhow::Error::from);
     if let Some(mut doc) = doc {

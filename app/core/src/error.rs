@@ -290,9 +290,9 @@ pub enum UpdateError {
     HttpStatus { url: String, status: String },
 
     #[error(
-        "{location} has no signed index.json, so nothing vouches for its kits; the release team publishes one with `ibex-updater publish`, or IT can set allow_unsigned = true in the machine policy"
+        "{location} has no signed index.json, so nothing vouches for its kits: its releases can be compared but not installed. Either the release team publishes an index there (`ibex-updater publish`, see packaging/RELEASING.md), or IT allows unsigned shares with allow_unsigned = true in the machine policy {} (IBEX_UPDATER_POLICY names another file; the MSI property ALLOW_UNSIGNED=1 sets it)", policy.display()
     )]
-    UnsignedSource { location: String },
+    UnsignedSource { location: String, policy: PathBuf },
 
     #[error(
         "the published updater build {path} cannot be used, so the running one was kept: {detail}"

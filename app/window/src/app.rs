@@ -19,6 +19,7 @@ use super::release_picker::ReleasePicker;
 use super::settings_view::{SettingsAction, SettingsForm};
 use super::theme;
 use super::typed_server::TypedServer;
+use super::unsigned_source;
 use super::wait_for_close::{Blocked, Choice, Retry};
 use ibex_updater_core::client::component::Component;
 use ibex_updater_core::client::gui_preference::GuiInstrument;
@@ -489,7 +490,9 @@ impl UpdaterApp {
                 ui.add_space(4.0);
             }
         }
+        unsigned_source::show(ui, &overview.catalog);
         let busy = self.is_busy();
+        let can_install = !busy && unsigned_source::installs_allowed(&overview.catalog);
         if let Some(action) = components_view::show(ui, &overview, shown.as_deref(), busy) {
             match action {
                 Action::Install(c) => self.install_matching(&ctx, &overview, vec![c]),
@@ -513,15 +516,22 @@ impl UpdaterApp {
                     self.backend.start_gui(&ctx, instrument.clone());
                 }
             } else {
-                let primary = egui::Button::new(RichText::new("Install matching client").strong())
-                    .fill(ui.visuals().selection.bg_fill);
-                let response = ui
-                    .add_enabled(!busy && server.is_some() && needs_update, primary)
-                    .on_disabled_hover_text(if server.is_none() {
-                        "Pick an instrument that answers first."
-                    } else {
-                        "Your client already matches."
-                    });
+                let enabled = can_install && server.is_some() && needs_update;
+                let mut primary =
+                    egui::Button::new(RichText::new("Install matching client").strong());
+                // Only an action that can be taken gets the highlight.
+                if enabled {
+                    primary = primary.fill(ui.visuals().selection.bg_fill);
+                }
+                let response =
+                    ui.add_enabled(enabled, primary)
+                        .on_disabled_hover_text(if server.is_none() {
+                            "Pick an instrument that answers first."
+                        } else if needs_update {
+                            unsigned_source::INSTALLS_OFF
+                        } else {
+                            "Your client already matches."
+                        });
                 if response.clicked() {
                     self.install_matching(&ctx, &overview, Component::ALL.to_vec());
                 }
@@ -539,7 +549,11 @@ impl UpdaterApp {
                 self.backend.open_genie_python(&ctx);
             }
             if ui
-                .add_enabled(!busy, egui::Button::new("Install a specific release…"))
+                .add_enabled(
+                    can_install,
+                    egui::Button::new("Install a specific release…"),
+                )
+                .on_disabled_hover_text(unsigned_source::INSTALLS_OFF)
                 .clicked()
             {
                 self.release_picker.open = true;

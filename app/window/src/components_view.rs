@@ -3,7 +3,7 @@
 
 use eframe::egui::{self, RichText};
 
-use super::{explain, theme};
+use super::{explain, theme, unsigned_source};
 use ibex_updater_core::client::component::Component;
 use ibex_updater_core::client::release_lines;
 use ibex_updater_core::client::verdict::Verdict;
@@ -111,8 +111,11 @@ fn card(
             ui.add_space(4.0);
             ui.label(explain::sentence(component, server, instrument));
             ui.add_space(6.0);
-            let can_install =
-                !busy && component.target.is_some() && component.verdict != Verdict::UpToDate;
+            let allowed = unsigned_source::installs_allowed(&overview.catalog);
+            let can_install = !busy
+                && allowed
+                && component.target.is_some()
+                && component.verdict != Verdict::UpToDate;
             ui.horizontal_wrapped(|ui| {
                 // The button names the release it installs: without an instrument to match,
                 // that is the newest, which nobody should get without being told.
@@ -121,10 +124,13 @@ fn card(
                     (Some(kit), None) => format!("Install newest {name} ({})", kit.release),
                     (None, _) => format!("Install {name}"),
                 };
-                if ui
-                    .add_enabled(can_install, egui::Button::new(label))
-                    .clicked()
-                {
+                let install = ui.add_enabled(can_install, egui::Button::new(label));
+                let install = if allowed {
+                    install
+                } else {
+                    install.on_disabled_hover_text(unsigned_source::INSTALLS_OFF)
+                };
+                if install.clicked() {
                     action = Some(Action::Install(component.component));
                 }
                 let previous = overview.previous(component.component);

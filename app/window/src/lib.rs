@@ -17,6 +17,7 @@ mod renderer;
 mod settings_view;
 mod theme;
 mod typed_server;
+mod unsigned_source;
 mod wait_for_close;
 
 use std::sync::Arc;

@@ -41,6 +41,10 @@ impl Notice {
             (UpdateError::ClientRunning { component, .. }, _) => {
                 format!("{component} is running. Close it, then try again.")
             }
+            (UpdateError::UnsignedSource { .. }, _) => {
+                "This release source has no signed index, so the updater does not install from it. Nothing was checked or fetched; the details say how IT or the release team can change that."
+                    .into()
+            }
             (UpdateError::Locked { .. }, _) => {
                 "Another update is in progress on this computer. Wait for it to finish, then try again.".into()
             }

@@ -15,6 +15,7 @@ use super::explain;
 use super::job_progress::JobProgress;
 use super::notices::{self, Notice};
 use super::theme;
+use super::unsigned_source;
 use ibex_updater_core::catalog::Catalog;
 use ibex_updater_core::client::component::Component;
 use ibex_updater_core::client::version::ReleaseName;
@@ -231,10 +232,18 @@ impl PromptApp {
             );
         }
         ui.add_space(10.0);
+        unsigned_source::show(ui, &self.catalog);
         ui.horizontal(|ui| {
-            let update = egui::Button::new(RichText::new("Update now").strong())
-                .fill(ui.visuals().selection.bg_fill);
-            if ui.add(update).clicked() {
+            let allowed = unsigned_source::installs_allowed(&self.catalog);
+            let mut update = egui::Button::new(RichText::new("Update now").strong());
+            if allowed {
+                update = update.fill(ui.visuals().selection.bg_fill);
+            }
+            if ui
+                .add_enabled(allowed, update)
+                .on_disabled_hover_text(unsigned_source::INSTALLS_OFF)
+                .clicked()
+            {
                 let progress = Arc::new(JobProgress::new(ctx));
                 let request =
                     InstallRequest::matching(self.status.server.as_ref(), Component::ALL.to_vec());

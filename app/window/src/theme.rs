@@ -44,4 +44,6 @@ pub fn badge(ui: &mut egui::Ui, verdict: Verdict) -> egui::Response {
 }
 
 pub const ERROR: Color32 = Color32::from_rgb(0xc6, 0x28, 0x28);
+/// Amber: a state that needs someone's attention, but nothing failed.
+pub const WARNING: Color32 = Color32::from_rgb(0xb2, 0x6a, 0x00);
 pub const SUCCESS: Color32 = Color32::from_rgb(0x1e, 0x7d, 0x32);

@@ -7,6 +7,7 @@ mod select;
 pub use select::{TargetRequest, select_target};
 
 use crate::client::component::Component;
+use crate::config::policy::Policy;
 use crate::error::UpdateError;
 use crate::index::ReleaseIndex;
 use crate::release::{Kit, Release};
@@ -23,13 +24,41 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// A catalog of `releases`, vouched for by `index` when there is one.
-    pub fn new(location: String, index: Option<ReleaseIndex>, releases: Vec<Release>) -> Catalog {
+    /// A catalog of `releases`, vouched for by `index`.
+    pub fn signed(location: String, index: ReleaseIndex, releases: Vec<Release>) -> Catalog {
         Catalog {
             location,
-            verification: Verification::of(index.as_ref()),
-            index,
+            verification: Verification::Signed {
+                serial: index.serial,
+                expires: index.expires,
+            },
+            index: Some(index),
             releases,
+        }
+    }
+
+    /// A catalog of `releases` that nothing vouches for; installing from it needs the machine
+    /// policy's leave (`installs_allowed`).
+    pub fn unverified(location: String, releases: Vec<Release>, installs_allowed: bool) -> Catalog {
+        Catalog {
+            location,
+            verification: Verification::Unverified { installs_allowed },
+            index: None,
+            releases,
+        }
+    }
+
+    /// Refuses installing from a source that nothing vouches for, unless the policy allows it.
+    /// Everything else (listing, comparing, checking) works on any catalog.
+    pub fn require_installable(&self) -> Result<(), UpdateError> {
+        match self.verification {
+            Verification::Unverified {
+                installs_allowed: false,
+            } => Err(UpdateError::UnsignedSource {
+                location: self.location.clone(),
+                policy: Policy::path(),
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -58,15 +87,22 @@ impl Catalog {
 pub enum Verification {
     /// A signed index, checked: its serial and expiry (unix seconds).
     Signed { serial: u64, expires: u64 },
-    /// No index: nothing but the source's own files says what a kit should be.
-    Unverified,
+    /// No index: nothing but the source's own files says what a kit should be. Its releases
+    /// are read and compared; they are installed only where the machine policy allows it.
+    Unverified { installs_allowed: bool },
 }
 
 impl Verification {
-    pub fn of(index: Option<&ReleaseIndex>) -> Verification {
-        index.map_or(Verification::Unverified, |i| Verification::Signed {
-            serial: i.serial,
-            expires: i.expires,
-        })
+    pub fn is_signed(&self) -> bool {
+        matches!(self, Verification::Signed { .. })
+    }
+
+    pub fn installs_allowed(&self) -> bool {
+        !matches!(
+            self,
+            Verification::Unverified {
+                installs_allowed: false
+            }
+        )
     }
 }

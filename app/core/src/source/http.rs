@@ -280,7 +280,7 @@ impl ReleaseSource for HttpSource {
             releases.push(Release { name, kits });
         }
         releases.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Catalog::new(self.location(), Some(index), releases))
+        Ok(Catalog::signed(self.location(), index, releases))
     }
 
     fn open_archive(&self, kit: &Kit) -> Result<ArchiveStream, UpdateError> {

@@ -83,6 +83,7 @@ pub trait ReleaseSource: Send + Sync + fmt::Debug {
         let Some(sha256) = &file.sha256 else {
             return Err(UpdateError::UnsignedSource {
                 location: self.location(),
+                policy: crate::config::policy::Policy::path(),
             });
         };
         self.fetch_file(&file.path, file.size, sha256, dest, &NoProgress)

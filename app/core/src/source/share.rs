@@ -77,12 +77,8 @@ impl ShareSource {
         let path = self.root.join(INDEX_FILE);
         let bytes = match fsx::read_file_capped(&path, fsx::cap::INDEX) {
             Ok(Some(bytes)) => bytes,
-            Ok(None) if trust.allow_unsigned => return Ok(None),
-            Ok(None) => {
-                return Err(UpdateError::UnsignedSource {
-                    location: self.location(),
-                });
-            }
+            // Read all the same: only installing needs what an index vouches for.
+            Ok(None) => return Ok(None),
             Err(UpdateError::Io { cause, .. }) => return Err((self.unreachable())(cause)),
             Err(e) => return Err(e),
         };
@@ -323,7 +319,14 @@ impl ReleaseSource for ShareSource {
             });
         }
         releases.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Catalog::new(self.location(), index, releases))
+        Ok(match index {
+            Some(index) => Catalog::signed(self.location(), index, releases),
+            // Read without trust, to publish it, the share is taken as it is.
+            None => {
+                let allowed = self.trust.as_ref().is_none_or(|t| t.allow_unsigned);
+                Catalog::unverified(self.location(), releases, allowed)
+            }
+        })
     }
 
     fn open_archive(&self, kit: &Kit) -> Result<ArchiveStream, UpdateError> {

@@ -98,6 +98,10 @@ pub fn plan(
             }
         }
     }
+    // Only a plan that installs something needs a source that may be installed from.
+    if !plan.kits.is_empty() {
+        catalog.require_installable()?;
+    }
     Ok(plan)
 }
 
