@@ -97,12 +97,16 @@ fn start_held_install(demo: &Demo) -> (Harness<'static, UpdaterApp>, Gate) {
 
 /// Masks the footer, which shows the temporary folders' paths, then compares the snapshot.
 fn snapshot(harness: &mut Harness<'_, UpdaterApp>, name: &str) {
-    snapshot_masking(harness, name, &[]);
+    snapshot_masking(harness, name, |_| Vec::new());
 }
 
-/// Like [`snapshot`], masking also the lines that show `texts` (paths that differ from one
-/// machine or platform to the next).
-fn snapshot_masking(harness: &mut Harness<'_, UpdaterApp>, name: &str, texts: &[&str]) {
+/// Like [`snapshot`], masking also `masked`'s rects: paths that differ from one machine or
+/// platform to the next.
+fn snapshot_masking(
+    harness: &mut Harness<'_, UpdaterApp>,
+    name: &str,
+    masked: impl Fn(&Harness<'_, UpdaterApp>) -> Vec<Rect>,
+) {
     // A busy machine answers later: the picture waits for every answer, not for a time.
     step_until(harness, "the window to settle", |h| h.state().is_settled());
     harness.run_ok();
@@ -110,12 +114,8 @@ fn snapshot_masking(harness: &mut Harness<'_, UpdaterApp>, name: &str, texts: &[
     // widths differ from one temporary folder to the next.
     let footer = harness.get_by_label_contains("Release source:").rect();
     harness.mask(Rect::from_x_y_ranges(0.0..=10_000.0, footer.y_range()));
-    for text in texts {
-        let line = harness.get_by_label_contains(text).rect();
-        harness.mask(Rect::from_x_y_ranges(
-            line.left()..=10_000.0,
-            line.y_range(),
-        ));
+    for rect in masked(harness) {
+        harness.mask(rect);
     }
     harness.snapshot_options(name, &snapshot_options());
 }
@@ -380,6 +380,79 @@ fn cancel_leaves_the_installed_client_exactly_as_it_was() {
     );
 }
 
+/// With no release source configured, the window opens on a setup: the source is checked and
+/// what it holds is shown, a path that does not exist or is beside a share says so, and Save
+/// waits for a source that reads. Settings stays in reach.
+#[test]
+fn with_no_release_source_the_window_opens_on_a_setup_that_checks_the_source() {
+    let demo = Demo::new();
+    let mut settings = demo.settings.clone();
+    settings.demo = false;
+    settings.source_location = None;
+    settings.source = None;
+    let mut harness = harness(UpdaterApp::new(Backend::new(
+        settings,
+        demo.dir.path().join("data"),
+    )));
+    step_until(&mut harness, "the setup", |h| {
+        has_label(h, "Set up IBEX Updater")
+    });
+    assert!(
+        harness
+            .query_by_role_and_label(Role::Button, "Settings")
+            .is_some()
+    );
+    let save_disabled = |h: &Harness<'_, UpdaterApp>| {
+        h.get_by_role_and_label(Role::Button, "Save and continue")
+            .accesskit_node()
+            .is_disabled()
+    };
+    assert!(save_disabled(&harness));
+
+    let mut typed = 0;
+    let mut check = |harness: &mut Harness<'_, UpdaterApp>, path: &Path, shown: &str| {
+        harness
+            .get_by_role_and_label(Role::TextInput, "Release source")
+            .click();
+        harness.step();
+        harness.key_press(eframe::egui::Key::End);
+        for _ in 0..typed {
+            harness.key_press(eframe::egui::Key::Backspace);
+        }
+        let text = path.display().to_string();
+        typed = text.chars().count();
+        harness
+            .get_by_role_and_label(Role::TextInput, "Release source")
+            .type_text(&text);
+        click_button(harness, "Check the release source");
+        step_until(harness, shown, |h| has_label(h, shown));
+    };
+    check(
+        &mut harness,
+        &demo.dir.path().join("nowhere"),
+        "cannot read the release source",
+    );
+    assert!(save_disabled(&harness));
+    check(
+        &mut harness,
+        &demo.dir.path().join("demo"),
+        &format!("did you mean {}?", demo.share().display()),
+    );
+    assert!(save_disabled(&harness));
+    check(
+        &mut harness,
+        &demo.share(),
+        "Found 5 releases, newest 26.8.0",
+    );
+    assert!(!save_disabled(&harness));
+    snapshot_masking(&mut harness, "main_window_first_run", |h| {
+        ["Release source", "Install folder"]
+            .iter()
+            .map(|field| h.get_by_role_and_label(Role::TextInput, field).rect())
+            .collect()
+    });
+}
+
 /// The share as it is today (no signed index) on a machine whose policy does not allow that:
 /// the versions and verdicts are shown, marked unverified, with both ways out; installing is off
 /// and nothing says a release "failed its checks".
@@ -421,11 +494,10 @@ fn an_unsigned_share_is_compared_but_not_installed_and_names_both_ways_out() {
     }
     assert!(!has_label(&harness, "failed its checks"));
     assert!(harness.state().notices().next().is_none());
-    snapshot_masking(
-        &mut harness,
-        "main_window_unsigned",
-        &[&Policy::path().display().to_string()],
-    );
+    let policy = Policy::path().display().to_string();
+    snapshot_masking(&mut harness, "main_window_unsigned", |h| {
+        vec![h.get_by_label(&policy).rect()]
+    });
 }
 
 #[test]

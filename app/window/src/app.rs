@@ -11,6 +11,7 @@ use egui_commonmark::{CommonMarkCache, CommonMarkViewer};
 use super::backend::{Backend, FolderField, JobKind, Reply};
 use super::components_view::{self, Action};
 use super::confirm_rollback::{self, Answer};
+use super::first_run::{FirstRun, FirstRunAction};
 use super::history_view;
 use super::instrument_picker;
 use super::job_progress::JobProgress;
@@ -50,6 +51,8 @@ pub struct UpdaterApp {
     job: Option<(JobKind, Arc<JobProgress>)>,
     notices: Vec<Notice>,
     settings_form: SettingsForm,
+    /// The setup shown instead of the main view while no release source is configured.
+    first_run: Option<FirstRun>,
     release_picker: ReleasePicker,
     notes_cache: CommonMarkCache,
     started: bool,
@@ -94,6 +97,7 @@ impl UpdaterApp {
         });
         UpdaterApp {
             selected: backend.first_instrument(),
+            first_run: FirstRun::needed(backend.settings()),
             backend,
             replies,
             instruments: None,
@@ -159,7 +163,13 @@ impl UpdaterApp {
         egui::CentralPanel::default_margins().show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .auto_shrink([false, false])
-                .show(ui, |ui| self.main_view(ui));
+                .show(ui, |ui| match &mut self.first_run {
+                    Some(setup) => {
+                        let action = setup.show(ui, self.backend.settings());
+                        self.first_run_action(&ctx, action);
+                    }
+                    None => self.main_view(ui),
+                });
         });
 
         let releases = match &self.overview {
@@ -170,13 +180,7 @@ impl UpdaterApp {
             self.install_release(&ctx, &release);
         }
         match self.settings_form.show(&ctx, self.backend.settings()) {
-            Some(SettingsAction::Browse(field)) => {
-                let title = match field {
-                    FolderField::ReleaseSource => "Choose the release share",
-                    FolderField::InstallRoot => "Choose the install folder",
-                };
-                self.backend.pick_folder(&ctx, field, title);
-            }
+            Some(SettingsAction::Browse(field)) => self.browse(&ctx, field),
             Some(SettingsAction::Save(user)) => self.save_settings(&ctx, &user),
             None => {}
         }
@@ -244,11 +248,24 @@ impl UpdaterApp {
                     field,
                     path,
                     unavailable,
-                } => {
-                    if let Some(path) = path {
-                        self.settings_form.set_folder(field, &path);
+                } => match &mut self.first_run {
+                    Some(setup) => {
+                        if let Some(path) = path {
+                            setup.set_folder(field, &path);
+                        }
+                        setup.no_dialog = unavailable;
                     }
-                    self.settings_form.no_dialog = unavailable;
+                    None => {
+                        if let Some(path) = path {
+                            self.settings_form.set_folder(field, &path);
+                        }
+                        self.settings_form.no_dialog = unavailable;
+                    }
+                },
+                Reply::SourceChecked { location, summary } => {
+                    if let Some(setup) = &mut self.first_run {
+                        setup.source_checked(location, summary);
+                    }
                 }
             }
         }
@@ -691,6 +708,23 @@ impl UpdaterApp {
         }
     }
 
+    fn browse(&self, ctx: &egui::Context, field: FolderField) {
+        let title = match field {
+            FolderField::ReleaseSource => "Choose the release share",
+            FolderField::InstallRoot => "Choose the install folder",
+        };
+        self.backend.pick_folder(ctx, field, title);
+    }
+
+    fn first_run_action(&mut self, ctx: &egui::Context, action: Option<FirstRunAction>) {
+        match action {
+            Some(FirstRunAction::Browse(field)) => self.browse(ctx, field),
+            Some(FirstRunAction::Check(location)) => self.backend.check_source(ctx, location),
+            Some(FirstRunAction::Save(user)) => self.save_settings(ctx, &user),
+            None => {}
+        }
+    }
+
     fn save_settings(&mut self, ctx: &egui::Context, user: &UserSettings) {
         let path = UserSettings::path();
         let saved = user
@@ -699,6 +733,7 @@ impl UpdaterApp {
         match saved {
             Ok(settings) => {
                 self.backend = Backend::new(settings, self.backend.data_dir().to_path_buf());
+                self.first_run = FirstRun::needed(self.backend.settings());
                 if let Some(rx) = self.backend.take_receiver() {
                     self.replies = rx;
                 }

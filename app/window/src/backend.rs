@@ -52,6 +52,11 @@ pub enum Reply {
     GenieStarted(Result<u32, UpdateError>),
     /// The program the window waited for has closed (true), or the wait was stopped (false).
     ClientClosed(bool),
+    /// What the release source typed at first run holds ("12 releases, newest 26.8.1 (…)").
+    SourceChecked {
+        location: String,
+        summary: Result<String, UpdateError>,
+    },
     /// A folder chosen in the native dialog, or none if it was cancelled.
     Folder {
         field: FolderField,
@@ -261,6 +266,19 @@ impl Backend {
                 .and_then(|exe| self_update::apply(&*source, &build, &exe, &NoProgress))
                 .map(|()| build.version.clone());
             Reply::UpdaterReplaced(result)
+        });
+    }
+
+    /// Reads the release source at `location` as these settings would, and sums up what it
+    /// holds, without saving anything: the first-run setup's check.
+    pub fn check_source(&self, ctx: &egui::Context, location: String) {
+        let settings = self.settings.clone();
+        self.spawn(ctx, "gui-check-source", move || {
+            let summary = settings
+                .open_source_at(&location)
+                .and_then(|source| source.read_catalog())
+                .map(|catalog| catalog.summary());
+            Reply::SourceChecked { location, summary }
         });
     }
 

@@ -7,6 +7,7 @@ mod backend;
 mod components_view;
 mod confirm_rollback;
 mod explain;
+mod first_run;
 mod history_view;
 mod instrument_picker;
 mod job_progress;

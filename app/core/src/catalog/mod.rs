@@ -71,6 +71,29 @@ impl Catalog {
         select_target(&self.releases, component, request)
     }
 
+    /// What a reader of the source found, in a line: "12 releases, newest 26.8.1", then whether
+    /// anything vouches for them.
+    pub fn summary(&self) -> String {
+        let newest_plain = self.releases.iter().rev().find(|r| r.name.is_plain());
+        let count = self.releases.len();
+        let found = match (count, newest_plain) {
+            (0, _) => "no releases".to_string(),
+            (1, Some(newest)) => format!("1 release, {}", newest.name),
+            (n, Some(newest)) => format!("{n} releases, newest {}", newest.name),
+            (n, None) => format!("{n} releases, all with a suffix"),
+        };
+        let vouched = match self.verification {
+            Verification::Signed { serial, .. } => format!("signed index, serial {serial}"),
+            Verification::Unverified {
+                installs_allowed: true,
+            } => "unverified: no signed index; the machine policy allows installing".into(),
+            Verification::Unverified {
+                installs_allowed: false,
+            } => "unverified: no signed index, so installing is refused".into(),
+        };
+        format!("{found} ({vouched})")
+    }
+
     /// The signed index, for the commands that need one; `purpose` says what for.
     pub fn signed_index(&self, purpose: &'static str) -> Result<&ReleaseIndex, UpdateError> {
         self.index
@@ -104,5 +127,34 @@ impl Verification {
                 installs_allowed: false
             }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(name: &str) -> Release {
+        Release {
+            name: name.parse().unwrap(),
+            kits: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_summary_counts_releases_and_names_the_newest_plain_one() {
+        let releases = vec![
+            release("25.8.0"),
+            release("26.2.0"),
+            release("26.8.1"),
+            release("26.8.1-hotfix"),
+        ];
+        let catalog = Catalog::unverified("share".into(), releases, false);
+        assert_eq!(
+            catalog.summary(),
+            "4 releases, newest 26.8.1 (unverified: no signed index, so installing is refused)"
+        );
+        let empty = Catalog::unverified("share".into(), Vec::new(), true);
+        assert!(empty.summary().starts_with("no releases ("));
     }
 }

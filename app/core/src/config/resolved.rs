@@ -147,6 +147,18 @@ impl Settings {
             })
     }
 
+    /// The release source at `location` (a folder or a URL) as these settings would open it:
+    /// the same keys, proxy and policy. For trying a location before it is saved.
+    pub fn open_source_at(&self, location: &str) -> Result<Arc<dyn ReleaseSource>, UpdateError> {
+        open_source(
+            location,
+            &self.policy,
+            &self.user,
+            &self.install_root,
+            self.overrides.http_timeout,
+        )
+    }
+
     /// Whether the policy fixes this setting, so the window shows it read-only.
     pub fn is_locked(&self, origin: Option<Origin>) -> bool {
         self.policy.locks_settings() && origin == Some(Origin::Policy)
