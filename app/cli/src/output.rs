@@ -3,12 +3,12 @@
 use ibex_updater_core::catalog::{Catalog, Verification};
 use ibex_updater_core::client::component::Component;
 use ibex_updater_core::client::ipython_profile::{Applied, ProfileStep};
-use ibex_updater_core::client::version::Version;
 use ibex_updater_core::install::history;
 use ibex_updater_core::install::{EpicsUtils, Report};
 use ibex_updater_core::instrument::link::InstrumentStatus;
 use ibex_updater_core::release::{KitStatus, Release};
-use ibex_updater_core::usecase::fleet::{Fleet, Standing};
+use ibex_updater_core::usecase::fleet::Fleet;
+use ibex_updater_core::usecase::fleet_export;
 use ibex_updater_core::usecase::status::{ComponentStatus, Status, target_version};
 use ibex_updater_core::usecase::survey::{InstrumentFrom, Server};
 use serde_json::{Value, json};
@@ -215,76 +215,13 @@ pub fn instruments_text(statuses: &[InstrumentStatus], last: Option<&str>) -> St
     out
 }
 
-pub fn fleet_json(fleet: &Fleet) -> Value {
-    json!({
-        "newest": fleet.newest.as_ref().map(ToString::to_string),
-        "source_error": fleet.source_error.as_ref().map(ToString::to_string),
-        "instruments": fleet.instruments.iter().map(|(s, standing)| {
-            let version = s.server_version.as_ref().ok();
-            json!({
-                "name": s.instrument.name,
-                "host": s.instrument.host,
-                "server_version": version.map(ToString::to_string),
-                "line": version.and_then(line),
-                "lines_behind": match standing {
-                    Standing::LinesBehind(n) => Some(*n),
-                    Standing::Newest | Standing::PatchBehind => Some(0),
-                    _ => None,
-                },
-                "standing": standing.text(),
-                "error": s.server_version.as_ref().err().map(ToString::to_string),
-            })
-        }).collect::<Vec<_>>(),
-    })
-}
-
-fn fleet_rows(fleet: &Fleet) -> Vec<[String; 4]> {
-    fleet
-        .instruments
-        .iter()
-        .map(|(s, standing)| {
-            let version = s.server_version.as_ref().ok();
-            [
-                s.instrument.name.clone(),
-                version.map_or_else(|| "-".into(), ToString::to_string),
-                version.and_then(line).unwrap_or_else(|| "-".into()),
-                standing.text(),
-            ]
-        })
-        .collect()
-}
-
-/// "26.2": a release's line; a development server has none.
-fn line(version: &Version) -> Option<String> {
-    (!version.is_development()).then(|| format!("{}.{}", version.major(), version.minor()))
-}
-
-const FLEET_HEADER: [&str; 4] = ["INSTRUMENT", "SERVER VERSION", "LINE", "STANDING"];
-
 pub fn fleet_text(fleet: &Fleet) -> String {
     let mut out = match (&fleet.newest, &fleet.source_error) {
         (Some(newest), _) => format!("Newest release: {newest}\n\n"),
         (None, Some(e)) => format!("Newest release: unknown ({e})\n\n"),
         (None, None) => "Newest release: none in the release source\n\n".to_string(),
     };
-    out.push_str(&table(&FLEET_HEADER, &fleet_rows(fleet)));
-    out
-}
-
-/// RFC 4180: every field quoted, quotes doubled, CRLF line ends, as spreadsheets read it.
-pub fn fleet_csv(fleet: &Fleet) -> String {
-    let line = |cells: &[String]| {
-        let quoted: Vec<String> = cells
-            .iter()
-            .map(|c| format!("\"{}\"", c.replace('"', "\"\"")))
-            .collect();
-        quoted.join(",") + "\r\n"
-    };
-    let header: Vec<String> = FLEET_HEADER.iter().map(|h| h.to_lowercase()).collect();
-    let mut out = line(&header);
-    for row in fleet_rows(fleet) {
-        out.push_str(&line(&row));
-    }
+    out.push_str(&table(&fleet_export::HEADER, &fleet_export::rows(fleet)));
     out
 }
 

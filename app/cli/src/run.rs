@@ -16,7 +16,7 @@ use ibex_updater_core::install::{InstallOptions, Report};
 use ibex_updater_core::progress::{NoProgress, Progress};
 use ibex_updater_core::usecase::plan::{self, InstallRequest};
 use ibex_updater_core::usecase::survey::{self, ServerRequest};
-use ibex_updater_core::usecase::{apply, fleet};
+use ibex_updater_core::usecase::{apply, fleet, fleet_export};
 use serde_json::json;
 
 use crate::args::{CheckArgs, Cli, Command, DemoFleetArgs, InstallArgs, ServerArgs};
@@ -105,9 +105,9 @@ fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Fleet(args) => {
             let fleet = fleet::fleet(&settings)?;
             if cli.json {
-                println!("{}", output::fleet_json(&fleet));
+                println!("{}", fleet_export::json(&fleet));
             } else if args.csv {
-                print!("{}", output::fleet_csv(&fleet));
+                print!("{}", fleet_export::csv(&fleet));
             } else {
                 print!("{}", output::fleet_text(&fleet));
             }

@@ -12,6 +12,7 @@ use super::backend::{Backend, FolderField, JobKind, Reply};
 use super::components_view::{self, Action};
 use super::confirm_rollback::{self, Answer};
 use super::first_run::{FirstRun, FirstRunAction};
+use super::fleet_view::{FleetAction, FleetView};
 use super::history_view;
 use super::instrument_picker;
 use super::job_progress::JobProgress;
@@ -53,6 +54,7 @@ pub struct UpdaterApp {
     settings_form: SettingsForm,
     /// The setup shown instead of the main view while no release source is configured.
     first_run: Option<FirstRun>,
+    fleet_view: FleetView,
     release_picker: ReleasePicker,
     notes_cache: CommonMarkCache,
     started: bool,
@@ -98,6 +100,7 @@ impl UpdaterApp {
         UpdaterApp {
             selected: backend.first_instrument(),
             first_run: FirstRun::needed(backend.settings()),
+            fleet_view: FleetView::default(),
             backend,
             replies,
             instruments: None,
@@ -133,7 +136,10 @@ impl UpdaterApp {
     /// Nothing is on its way: no job runs and the instruments and the overview are in. A frame
     /// drawn now shows what the window will keep showing (tests take snapshots then).
     pub fn is_settled(&self) -> bool {
-        !self.is_busy() && self.instruments.is_some() && self.overview.is_some()
+        !self.is_busy()
+            && self.instruments.is_some()
+            && self.overview.is_some()
+            && !self.fleet_view.is_loading()
     }
 
     /// Draws one frame.
@@ -164,6 +170,10 @@ impl UpdaterApp {
             egui::ScrollArea::vertical()
                 .auto_shrink([false, false])
                 .show(ui, |ui| match &mut self.first_run {
+                    _ if self.fleet_view.open => {
+                        let action = self.fleet_view.show(ui);
+                        self.fleet_action(&ctx, action);
+                    }
                     Some(setup) => {
                         let action = setup.show(ui, self.backend.settings());
                         self.first_run_action(&ctx, action);
@@ -262,6 +272,11 @@ impl UpdaterApp {
                         self.settings_form.no_dialog = unavailable;
                     }
                 },
+                Reply::Fleet(fleet) => self.fleet_view.loaded(fleet),
+                Reply::Exported {
+                    result,
+                    unavailable,
+                } => self.fleet_view.exported(result, unavailable),
                 Reply::SourceChecked { location, summary } => {
                     if let Some(setup) = &mut self.first_run {
                         setup.source_checked(location, summary);
@@ -407,6 +422,14 @@ impl UpdaterApp {
                     self.instruments = None;
                     self.backend.load_instruments(ui.ctx());
                     self.reload_overview(ui.ctx());
+                }
+                if !self.fleet_view.open
+                    && ui
+                        .button("Fleet")
+                        .on_hover_text("Which instruments run which release")
+                        .clicked()
+                {
+                    self.fleet_action(ui.ctx(), Some(FleetAction::Refresh));
                 }
             });
         });
@@ -714,6 +737,21 @@ impl UpdaterApp {
             FolderField::InstallRoot => "Choose the install folder",
         };
         self.backend.pick_folder(ctx, field, title);
+    }
+
+    fn fleet_action(&mut self, ctx: &egui::Context, action: Option<FleetAction>) {
+        match action {
+            Some(FleetAction::Refresh) => {
+                self.fleet_view.reading();
+                self.backend.load_fleet(ctx);
+            }
+            Some(FleetAction::Save {
+                file_name,
+                contents,
+            }) => self.backend.save_export(ctx, &file_name, contents),
+            Some(FleetAction::Close) => self.fleet_view.open = false,
+            None => {}
+        }
     }
 
     fn first_run_action(&mut self, ctx: &egui::Context, action: Option<FirstRunAction>) {

@@ -19,11 +19,13 @@ use ibex_updater_core::client::version::Version;
 use ibex_updater_core::config::paths;
 use ibex_updater_core::config::resolved::Settings;
 use ibex_updater_core::error::UpdateError;
+use ibex_updater_core::fsx;
 use ibex_updater_core::index::UpdaterBuild;
 use ibex_updater_core::install::{InstallOptions, InstallRoot, Report, running};
 use ibex_updater_core::instrument::link::InstrumentStatus;
 use ibex_updater_core::progress::{NoProgress, Progress};
 use ibex_updater_core::source::ReleaseSource;
+use ibex_updater_core::usecase::fleet::{self, Fleet};
 use ibex_updater_core::usecase::launch::{self, Preference, Started};
 use ibex_updater_core::usecase::plan::{self, InstallRequest};
 use ibex_updater_core::usecase::survey::{self, Overview};
@@ -52,6 +54,14 @@ pub enum Reply {
     GenieStarted(Result<u32, UpdateError>),
     /// The program the window waited for has closed (true), or the wait was stopped (false).
     ClientClosed(bool),
+    /// The fleet read for the Fleet view, or why the instrument list could not be read.
+    Fleet(Result<Arc<Fleet>, UpdateError>),
+    /// Where an export was saved (none if the user cancelled), or why it could not be.
+    Exported {
+        result: Result<Option<PathBuf>, UpdateError>,
+        /// No save dialog could be shown at all.
+        unavailable: bool,
+    },
     /// What the release source typed at first run holds ("12 releases, newest 26.8.1 (…)").
     SourceChecked {
         location: String,
@@ -155,6 +165,37 @@ impl Backend {
         let settings = self.settings.clone();
         self.spawn(ctx, "gui-instruments", move || {
             Reply::Instruments(survey::instruments(&settings))
+        });
+    }
+
+    /// Reads the whole fleet and the release source to compare it with (the Fleet view).
+    pub fn load_fleet(&self, ctx: &egui::Context) {
+        let settings = self.settings.clone();
+        self.spawn(ctx, "gui-fleet", move || {
+            Reply::Fleet(fleet::fleet(&settings).map(Arc::new))
+        });
+    }
+
+    /// Asks where to save `contents` (an export named `file_name`) in the native dialog, and
+    /// saves it there.
+    pub fn save_export(&self, ctx: &egui::Context, file_name: &str, contents: String) {
+        let dialog = rfd::AsyncFileDialog::new()
+            .set_title("Save the fleet")
+            .set_file_name(file_name);
+        self.spawn(ctx, "gui-save-export", move || {
+            let asked = Instant::now();
+            let chosen = pollster::block_on(dialog.save_file()).map(|h| h.path().to_path_buf());
+            let unavailable = no_dialog_was_shown(asked, chosen.is_some());
+            let result = match chosen {
+                Some(path) => {
+                    fsx::write_atomically(&path, contents.as_bytes()).map(|()| Some(path))
+                }
+                None => Ok(None),
+            };
+            Reply::Exported {
+                result,
+                unavailable,
+            }
         });
     }
 
@@ -288,10 +329,7 @@ impl Backend {
         self.spawn(ctx, "gui-folder-dialog", move || {
             let asked = Instant::now();
             let path = pollster::block_on(dialog.pick_folder()).map(|h| h.path().to_path_buf());
-            // rfd answers "no folder" both when the user cancels and when no dialog could be
-            // shown (on Linux without a desktop portal). Nobody cancels a dialog within a
-            // quarter of a second: an answer that quick means there was no dialog.
-            let unavailable = path.is_none() && asked.elapsed() < Duration::from_millis(250);
+            let unavailable = no_dialog_was_shown(asked, path.is_some());
             Reply::Folder {
                 field,
                 path,
@@ -319,4 +357,11 @@ impl Backend {
             tracing::error!("could not start the {name} thread: {e}");
         }
     }
+}
+
+/// rfd answers "nothing chosen" both when the user cancels and when no dialog could be shown (on
+/// Linux without a desktop portal). Nobody cancels a dialog within a quarter of a second: an
+/// answer that quick means there was no dialog.
+fn no_dialog_was_shown(asked: Instant, chosen: bool) -> bool {
+    !chosen && asked.elapsed() < Duration::from_millis(250)
 }

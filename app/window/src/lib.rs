@@ -8,6 +8,7 @@ mod components_view;
 mod confirm_rollback;
 mod explain;
 mod first_run;
+mod fleet_view;
 mod history_view;
 mod instrument_picker;
 mod job_progress;

@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod fleet;
+pub mod fleet_export;
 pub mod launch;
 pub mod logon;
 pub mod plan;
