@@ -549,8 +549,13 @@ fn an_unsigned_share_is_compared_but_not_installed_and_names_both_ways_out() {
     assert!(!has_label(&harness, "failed its checks"));
     assert!(harness.state().notices().next().is_none());
     let policy = Policy::path().display().to_string();
+    // The same width on every platform: the path's own is longer on Windows.
     snapshot_masking(&mut harness, "main_window_unsigned", |h| {
-        vec![h.get_by_label(&policy).rect()]
+        let line = h.get_by_label(&policy).rect();
+        vec![Rect::from_min_size(
+            line.min,
+            eframe::egui::vec2(500.0, line.height()),
+        )]
     });
 }
 

@@ -165,7 +165,11 @@ mod tests {
     #[test]
     fn saving_keeps_the_other_user_settings_and_leaves_out_an_unchanged_install_folder() {
         let dir = tempfile::tempdir().unwrap();
-        let mut settings = Settings::demo(dir.path(), std::time::Duration::from_millis(1)).unwrap();
+        let mut settings = Settings::demo(
+            &dir.path().join("demo"),
+            std::time::Duration::from_millis(1),
+        )
+        .unwrap();
         settings.demo = false;
         settings.source_location = None;
         settings.policy = Policy::default();

@@ -74,6 +74,9 @@ pub fn ensure(dir: &Path) -> Result<Demo, UpdateError> {
         if let Some(parent) = dir.parent() {
             fs::create_dir_all(parent).map_err(UpdateError::io("create", parent))?;
         }
+        // An empty folder already there (made by hand, or by a test) would stop the rename on
+        // Windows; remove_dir removes it only if it is empty.
+        let _ = fs::remove_dir(dir);
         crate::fsx::rename(&tmp, dir)
     }) {
         let _ = fs::remove_dir_all(&tmp);
@@ -282,4 +285,17 @@ fn preinstall(demo: &Demo) -> Result<(), UpdateError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_is_made_in_an_empty_folder_that_is_already_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = ensure(dir.path()).unwrap();
+        assert!(demo.share.join("26.2.0").is_dir());
+        assert!(demo.install_root.is_dir());
+    }
 }
