@@ -289,11 +289,52 @@ fn paths_longer_than_260_characters_install_verify_roll_back_and_delete() {
         env.run(&["install", "--version", release, "--component", "ibex-gui"])
             .assert_code(0);
     }
+    crate::common::wait_for_empty_trash(&env.root);
     let leftovers: Vec<_> = crate::common::snapshot(&env.root)
         .into_keys()
         .filter(|p| p.contains("plugins-folder-with-a-long-name"))
         .collect();
     assert_eq!(leftovers, Vec::<String>::new());
+}
+
+/// An install is over when its swap is: the version that rollback no longer keeps is moved to
+/// the trash and deleted by a process of its own, which outlives the install.
+#[test]
+fn the_superseded_version_is_deleted_in_the_background() {
+    let env = Env::with_standard_share();
+    let install = |release: &str| {
+        env.run(&[
+            "--silent",
+            "install",
+            "--version",
+            release,
+            "--component",
+            "ibex-gui",
+        ])
+    };
+    install("26.2.0").assert_code(0);
+    let second = install("26.2.1");
+    second.assert_code(0);
+    // Nothing superseded yet: 26.2.0 is kept for rollback, and no emptier is started.
+    assert!(
+        !second.stderr.contains("emptying the trash"),
+        "{}",
+        second.stderr
+    );
+    let third = install("26.2.0");
+    third.assert_code(0);
+    assert!(
+        third.stderr.contains("emptying the trash in process"),
+        "{}",
+        third.stderr
+    );
+    crate::common::wait_for_empty_trash(&env.root);
+    assert_eq!(env.installed_version(GUI).as_deref(), Some("26.2.0"));
+    // The previous version is still there for rollback, and rollback puts it back.
+    env.run(&["rollback", "--component", "ibex-gui"])
+        .assert_code(0);
+    assert_eq!(env.installed_version(GUI).as_deref(), Some("26.2.1"));
+    crate::common::wait_for_empty_trash(&env.root);
 }
 
 #[test]
@@ -478,7 +519,7 @@ fn a_second_install_waits_for_the_lock_or_fails_clearly() {
     assert!(
         third
             .stderr
-            .contains("removed leftovers of an interrupted install"),
+            .contains("set aside the leftovers of an interrupted install"),
         "{}",
         third.stderr
     );

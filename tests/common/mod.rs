@@ -364,7 +364,10 @@ impl Env {
     pub fn snapshot(&self) -> BTreeMap<String, String> {
         snapshot(&self.root)
             .into_iter()
-            .filter(|(path, _)| path != ".ibex-updater/lock")
+            // The lock, and the trash that a background process may be emptying meanwhile.
+            .filter(|(path, _)| {
+                path != ".ibex-updater/lock" && !path.starts_with(".ibex-updater/trash/")
+            })
             .collect()
     }
 }
@@ -458,6 +461,21 @@ pub fn updater_exe() -> PathBuf {
 
 /// Steps the window until `done` holds: background threads answer in their own time, so the test
 /// waits for what it needs to see rather than for a fixed time.
+/// Waits until the trash of the install root `root` is empty: superseded trees are deleted by
+/// a background process after an install.
+pub fn wait_for_empty_trash(root: &Path) {
+    let trash = root.join(".ibex-updater").join("trash");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while fs::read_dir(&trash).is_ok_and(|mut entries| entries.next().is_some()) {
+        assert!(
+            Instant::now() < deadline,
+            "the trash {} was not emptied",
+            trash.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub fn step_until<S>(
     harness: &mut Harness<'_, S>,
     what: &str,

@@ -94,6 +94,16 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Update ibex-updater itself from the builds the signed index lists.
     SelfUpdate(SelfUpdateArgs),
+    /// Delete the superseded trees in an install root's trash. The updater starts this itself,
+    /// in the background, after an install; nobody needs to.
+    #[command(hide = true)]
+    EmptyTrash(EmptyTrashArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EmptyTrashArgs {
+    /// The install root whose trash to empty.
+    pub root: PathBuf,
 }
 
 #[derive(Debug, Args)]

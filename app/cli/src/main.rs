@@ -3,6 +3,7 @@
 //! exit codes; the window (`ibex-updater-window`) is the other front end over the same core.
 
 mod args;
+mod background;
 mod exit;
 mod launch;
 mod output;

@@ -12,7 +12,7 @@ use ibex_updater_core::config::resolved::Settings;
 use ibex_updater_core::demo::fleet as demo_fleet;
 use ibex_updater_core::error::UpdateError;
 use ibex_updater_core::install::history;
-use ibex_updater_core::install::{InstallOptions, Report};
+use ibex_updater_core::install::{InstallOptions, InstallRoot, Report, trash};
 use ibex_updater_core::progress::{NoProgress, Progress};
 use ibex_updater_core::usecase::plan::{self, InstallRequest};
 use ibex_updater_core::usecase::survey::{self, ServerRequest};
@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::args::{CheckArgs, Cli, Command, DemoFleetArgs, InstallArgs, ServerArgs};
 use crate::exit::{code, exit_code, verdict_code};
-use crate::{launch, output, progress, settings, signing, window};
+use crate::{background, launch, output, progress, settings, signing, window};
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
@@ -64,15 +64,27 @@ fn dispatch(cli: &Cli) -> Result<u8> {
         Command::DemoFleet(args) => return serve_demo_fleet(args),
         Command::Publish(args) => return signing::publish(cli, args),
         Command::Keygen(args) => return signing::keygen(args),
+        Command::EmptyTrash(args) => {
+            trash::empty(&InstallRoot::new(&args.root));
+            return Ok(code::SUCCESS);
+        }
         _ => {}
     }
     let settings = settings::resolve(cli)?;
-    let options = apply::options(&settings, settings::seconds("--lock-wait", cli.lock_wait)?);
+    let outcome = run_command(cli, command, &settings);
+    // Whatever the command superseded (an install, a rollback, the pop-up's update) is deleted
+    // by a process of its own, so that this one can exit now.
+    background::empty_trash_later(&settings.install_root);
+    outcome
+}
+
+fn run_command(cli: &Cli, command: &Command, settings: &Settings) -> Result<u8> {
+    let options = apply::options(settings, settings::seconds("--lock-wait", cli.lock_wait)?);
     match command {
-        Command::Check(args) if args.logon => window::logon_check(cli, &settings, &args.server),
-        Command::Check(args) if args.prompt => window::prompt(cli, &settings, &args.server),
+        Command::Check(args) if args.logon => window::logon_check(cli, settings, &args.server),
+        Command::Check(args) if args.prompt => window::prompt(cli, settings, &args.server),
         Command::Status(args) | Command::Check(CheckArgs { server: args, .. }) => {
-            let (worst, unreachable) = status(cli, &settings, args)?;
+            let (worst, unreachable) = status(cli, settings, args)?;
             if let Some(e) = unreachable {
                 eprintln!("error: {e:#}");
                 return Ok(exit_code(&e));
@@ -82,8 +94,8 @@ fn dispatch(cli: &Cli) -> Result<u8> {
                 _ => code::SUCCESS,
             })
         }
-        Command::Install(args) => install(cli, &settings, args, &options),
-        Command::Launch(args) => launch::launch(cli, &settings, args),
+        Command::Install(args) => install(cli, settings, args, &options),
+        Command::Launch(args) => launch::launch(cli, settings, args),
         Command::Rollback(args) => {
             let components = args.component.components();
             let report = with_progress(cli, |p| {
@@ -101,9 +113,9 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             }
             Ok(code::SUCCESS)
         }
-        Command::Instruments => instruments(cli, &settings),
+        Command::Instruments => instruments(cli, settings),
         Command::Fleet(args) => {
-            let fleet = fleet::fleet(&settings)?;
+            let fleet = fleet::fleet(settings)?;
             if cli.json {
                 println!("{}", fleet_export::json(&fleet));
             } else if args.csv {
@@ -113,10 +125,10 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             }
             Ok(code::SUCCESS)
         }
-        Command::Verify(args) => signing::verify(cli, &settings, &args.component.components()),
-        Command::SelfUpdate(args) => signing::self_update(cli, &settings, args.check),
+        Command::Verify(args) => signing::verify(cli, settings, &args.component.components()),
+        Command::SelfUpdate(args) => signing::self_update(cli, settings, args.check),
         Command::Releases => {
-            let catalog = survey::read_catalog(&settings)?;
+            let catalog = survey::read_catalog(settings)?;
             if cli.json {
                 println!("{}", output::releases_json(&catalog));
             } else {
@@ -124,7 +136,10 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             }
             Ok(code::SUCCESS)
         }
-        Command::DemoFleet(_) | Command::Publish(_) | Command::Keygen(_) => {
+        Command::DemoFleet(_)
+        | Command::Publish(_)
+        | Command::Keygen(_)
+        | Command::EmptyTrash(_) => {
             unreachable!("handled before the settings are resolved")
         }
     }

@@ -153,6 +153,7 @@ impl UpdaterApp {
             }
             self.backend.load_instruments(&ctx);
             self.reload_overview(&ctx);
+            self.backend.empty_trash();
         } else if !self.first_frame_logged {
             // The previous frame is on screen now; `bench-window` waits for this line.
             self.first_frame_logged = true;
@@ -231,6 +232,7 @@ impl UpdaterApp {
                     }
                     self.finished(&job, result);
                     self.reload_overview(ctx);
+                    self.backend.empty_trash();
                 }
                 Reply::ClientClosed(closed) => {
                     let waited = self.blocked.take_if(|b| b.waiting.is_some());

@@ -21,7 +21,7 @@ use ibex_updater_core::config::resolved::Settings;
 use ibex_updater_core::error::UpdateError;
 use ibex_updater_core::fsx;
 use ibex_updater_core::index::UpdaterBuild;
-use ibex_updater_core::install::{InstallOptions, InstallRoot, Report, running};
+use ibex_updater_core::install::{InstallOptions, InstallRoot, Report, running, trash};
 use ibex_updater_core::instrument::link::InstrumentStatus;
 use ibex_updater_core::progress::{NoProgress, Progress};
 use ibex_updater_core::source::ReleaseSource;
@@ -166,6 +166,21 @@ impl Backend {
         self.spawn(ctx, "gui-instruments", move || {
             Reply::Instruments(survey::instruments(&settings))
         });
+    }
+
+    /// Deletes what installs superseded (see the core's `install::trash`) on a thread of its
+    /// own, which nothing waits for.
+    pub fn empty_trash(&self) {
+        let root = self.settings.install_root.clone();
+        if !trash::has_garbage(&root) {
+            return;
+        }
+        let spawned = thread::Builder::new()
+            .name("gui-empty-trash".into())
+            .spawn(move || trash::empty(&root));
+        if let Err(e) = spawned {
+            tracing::warn!("the trash is left for later: {e}");
+        }
     }
 
     /// Reads the whole fleet and the release source to compare it with (the Fleet view).

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::UpdateError;
 use crate::fsx::{self, rename, sync_dir, write_atomically};
-use crate::install::checkpoint;
 use crate::install::layout::{InstallRoot, Part};
+use crate::install::{checkpoint, trash};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -96,7 +96,8 @@ pub fn commit(root: &InstallRoot, journal: &mut Journal, tx_dir: &Path) -> Resul
     journal.write(&root.journal_path())?;
     checkpoint::reach("committed")?;
     finish(journal, tx_dir)?;
-    fsx::remove_dir_all(tx_dir)?;
+    // The superseded version is in the transaction's folder: deleted later, not now.
+    trash::discard(root, tx_dir)?;
     fsx::remove_file(&root.journal_path())?;
     checkpoint::reach("cleaned")
 }
@@ -170,9 +171,9 @@ pub fn recover(root: &InstallRoot) -> Result<Vec<String>, UpdateError> {
     if let Ok(entries) = fs::read_dir(&staging) {
         for entry in entries.flatten() {
             let path = entry.path();
-            fsx::remove_dir_all(&path)?;
+            trash::discard(root, &path)?;
             notes.push(format!(
-                "removed leftovers of an interrupted install from {}",
+                "set aside the leftovers of an interrupted install from {} to be deleted",
                 path.display()
             ));
         }

@@ -9,6 +9,7 @@
 //! <root>/.ibex-updater/staging/<tx> downloads and extracted trees of one transaction
 //! <root>/.ibex-updater/downloads/   verified archives from HTTP mirrors, kept for reuse
 //! <root>/.ibex-updater/previous/    the versions `rollback` restores
+//! <root>/.ibex-updater/trash/<tx>   superseded trees, deleted in the background
 //! ```
 //!
 //! The state folder sits inside the install root so that every rename is on one filesystem.
@@ -106,6 +107,11 @@ impl InstallRoot {
     /// Where HTTP downloads go, beside staging so that linking one in is free.
     pub fn downloads_dir(&self) -> PathBuf {
         self.state_dir().join("downloads")
+    }
+
+    /// Superseded trees wait here to be deleted, off the path the user waits for.
+    pub fn trash_dir(&self) -> PathBuf {
+        self.state_dir().join("trash")
     }
 
     pub fn staging_dir(&self) -> PathBuf {

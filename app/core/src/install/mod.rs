@@ -13,6 +13,7 @@ pub mod layout;
 mod lock;
 pub mod mirror;
 pub mod running;
+pub mod trash;
 pub mod verify;
 
 use std::fs;
