@@ -536,17 +536,25 @@ fn a_second_install_waits_for_the_first_to_finish() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The second updater is blocked on the lock for as long as the first holds it.
-    std::thread::sleep(Duration::from_millis(300));
+    // The second updater says it is waiting for the lock (however long it took to start), and
+    // still waits for as long as the first holds it.
+    let mut stderr = std::io::BufReader::new(second.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("waiting") {
+        let before = said.len();
+        std::io::BufRead::read_line(&mut stderr, &mut said).unwrap();
+        assert!(said.len() > before, "the second install ended: {said}");
+    }
     assert!(
         second.try_wait().unwrap().is_none(),
         "the second install did not wait"
     );
     first.kill().unwrap();
     first.wait().unwrap();
-    let run = Run::from(second.wait_with_output().unwrap());
+    std::io::Read::read_to_string(&mut stderr, &mut said).unwrap();
+    let mut run = Run::from(second.wait_with_output().unwrap());
+    run.stderr = said;
     run.assert_code(0);
-    assert!(run.stderr.contains("waiting"), "{}", run.stderr);
     assert_eq!(env.installed_version(GUI).as_deref(), Some("25.8.0"));
     assert_clean_staging(&env);
 }
