@@ -4,4 +4,12 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod gui;
+mod first_run;
+mod fleet;
+mod installs;
+mod main_window;
+mod pop_up;
+// The programs these tests run are Linux ones.
+#[cfg(unix)]
+mod running_gui;
+mod support;
