@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use ibex_updater_core::client::component::Component;
+use ibex_updater_core::config::policy::Policy;
+use ibex_updater_core::index::trust::Trust;
 use ibex_updater_core::install::InstallRoot;
 use ibex_updater_core::source::{ReleaseSource, ShareSource};
 use ibex_updater_core::usecase::prompt::PromptMemory;
@@ -28,7 +30,24 @@ fn prompt_harness_with(
     server: &str,
     adjust: impl FnOnce(PromptApp) -> PromptApp,
 ) -> Harness<'static, PromptApp> {
-    let catalog = ShareSource::new(demo.share()).read_catalog().unwrap();
+    prompt_harness_from(
+        demo,
+        &ShareSource::new(demo.share()),
+        memory,
+        server,
+        adjust,
+    )
+}
+
+/// The pop-up over what `source` holds.
+fn prompt_harness_from(
+    demo: &Demo,
+    source: &ShareSource,
+    memory: &Path,
+    server: &str,
+    adjust: impl FnOnce(PromptApp) -> PromptApp,
+) -> Harness<'static, PromptApp> {
+    let catalog = source.read_catalog().unwrap();
     let status = status::evaluate(
         &demo.settings.install_root,
         &catalog.releases,
@@ -165,4 +184,39 @@ fn skipping_in_the_pop_up_is_remembered_for_that_release() {
         remembered.skipped.get("LARMOR").map(String::as_str),
         Some("26.8.0")
     );
+}
+
+/// On a share that nothing vouches for, on a machine whose policy does not allow that, the
+/// pop-up still says what does not match, and why it cannot update, instead of offering an
+/// update that would be refused.
+#[test]
+fn on_an_unsigned_share_the_pop_up_says_why_it_cannot_update() {
+    let demo = Demo::new();
+    let memory = demo.dir.path().join("prompt.toml");
+    let trust = Trust::from_policy(&Policy::default(), demo.dir.path()).unwrap();
+    let source = ShareSource::new(demo.share()).with_trust(trust);
+    let mut harness = prompt_harness_from(&demo, &source, &memory, "26.2.0.1234", |app| app);
+    harness.run_ok();
+    assert!(has_label(
+        &harness,
+        "Your IBEX client does not match LARMOR"
+    ));
+    assert!(has_label(
+        &harness,
+        "Unverified release source: you can compare versions, not install."
+    ));
+    assert!(
+        harness
+            .get_by_role_and_label(Role::Button, "Update now")
+            .accesskit_node()
+            .is_disabled()
+    );
+    assert!(
+        !harness
+            .get_by_role_and_label(Role::Button, "Remind me later")
+            .accesskit_node()
+            .is_disabled()
+    );
+    // What an update would install is not offered either.
+    assert!(!has_label(&harness, "Update now installs"));
 }

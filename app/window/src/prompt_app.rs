@@ -218,7 +218,9 @@ impl PromptApp {
                 Some(&self.instrument),
             ));
         }
-        if let Some(what) = self.what_update_installs() {
+        // An update that would be refused is not described as if it were on offer.
+        let allowed = unsigned_source::installs_allowed(&self.catalog);
+        if let Some(what) = self.what_update_installs().filter(|_| allowed) {
             ui.add_space(4.0);
             ui.label(what);
         }
@@ -234,7 +236,6 @@ impl PromptApp {
         ui.add_space(10.0);
         unsigned_source::show(ui, &self.catalog);
         ui.horizontal(|ui| {
-            let allowed = unsigned_source::installs_allowed(&self.catalog);
             let mut update = egui::Button::new(RichText::new("Update now").strong());
             if allowed {
                 update = update.fill(ui.visuals().selection.bg_fill);

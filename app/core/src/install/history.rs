@@ -106,6 +106,7 @@ pub fn record(root: &InstallRoot, entry: &Entry) {
         return;
     }
     let file = path(root);
+    trim(&file);
     let written = serde_json::to_string(entry)
         .map_err(std::io::Error::other)
         .and_then(|line| {
@@ -119,6 +120,28 @@ pub fn record(root: &InstallRoot, entry: &Entry) {
             "could not add to the install history {}: {e}",
             file.display()
         );
+    }
+}
+
+/// The history is kept under this size: past it, the older half goes. (Some 3,000 entries; the
+/// reader's cap is far above it.)
+const KEEP_BYTES: u64 = 1 << 20;
+
+/// Drops the older half of the history once it has grown past [`KEEP_BYTES`], so that years of
+/// installs never make it too large to read.
+fn trim(file: &std::path::Path) {
+    if std::fs::metadata(file).map_or(true, |m| m.len() <= KEEP_BYTES) {
+        return;
+    }
+    let kept = fsx::read_file_capped(file, fsx::cap::OWN_FILE).map(|bytes| {
+        let text = String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut kept = lines[lines.len() / 2..].join("\n");
+        kept.push('\n');
+        kept
+    });
+    if let Err(e) = kept.and_then(|text| fsx::write_atomically(file, text.as_bytes())) {
+        tracing::warn!("could not trim the install history {}: {e}", file.display());
     }
 }
 
@@ -183,6 +206,35 @@ mod tests {
         assert_eq!(utc_text(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc_text(951_782_400), "2000-02-29 00:00:00 UTC");
         assert_eq!(utc_text(1_795_648_205), "2026-11-25 23:10:05 UTC");
+    }
+
+    #[test]
+    fn a_long_history_keeps_its_newer_half() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = InstallRoot::new(dir.path());
+        let entry = |time| Entry {
+            time,
+            user: "me".into(),
+            action: Action::Install,
+            changes: vec![Moved {
+                component: Component::IbexGui,
+                from: None,
+                to: Some("26.2.0.1234".into()),
+            }],
+            failure: None,
+        };
+        let mut time = 0;
+        while std::fs::metadata(path(&root)).map_or(0, |m| m.len()) <= KEEP_BYTES {
+            time += 1;
+            record(&root, &entry(time));
+        }
+        let before = read(&root).unwrap().len();
+        record(&root, &entry(time + 1));
+        let after = read(&root).unwrap();
+        assert!(std::fs::metadata(path(&root)).unwrap().len() <= KEEP_BYTES);
+        assert_eq!(after.len(), before - before / 2 + 1);
+        assert_eq!(after.last().unwrap().time, time + 1);
+        assert_eq!(after.first().unwrap().time, (before / 2) as u64 + 1);
     }
 
     #[test]
