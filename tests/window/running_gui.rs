@@ -4,21 +4,15 @@
 
 #![allow(clippy::unwrap_used)] // fixtures: a failure to build one should panic the test
 
-use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use ibex_updater_core::catalog::Catalog;
 use ibex_updater_core::client::component::Component;
-use ibex_updater_core::client::version::ReleaseName;
-use ibex_updater_core::error::UpdateError;
 use ibex_updater_core::install::InstallRoot;
-use ibex_updater_core::release::Kit;
-use ibex_updater_core::source::{ArchiveStream, ReleaseSource, ShareSource};
 use ibex_updater_window::UpdaterApp;
 
 use crate::common::{has_label, step_until};
@@ -112,10 +106,7 @@ fn a_gui_closing_while_the_releases_are_reread_still_lets_the_install_go_on() {
     let mut running = crate::common::spawn_copied(std::process::Command::new(&program).arg("60"));
     let catalog_gate = Gate::default();
     catalog_gate.open();
-    let source = HeldCatalogSource {
-        share: ShareSource::new(demo.share()),
-        gate: catalog_gate.0.clone(),
-    };
+    let source = GatedSource::holding_catalog(demo.share(), catalog_gate.clone());
     let mut harness = harness(UpdaterApp::new(
         demo.backend().with_source(Arc::new(source)),
     ));
@@ -150,40 +141,4 @@ fn click_button_when_shown(harness: &mut Harness<'_, UpdaterApp>, label: &str) {
         h.query_by_role_and_label(Role::Button, label).is_some()
     });
     click_button(harness, label);
-}
-
-/// A share whose catalog is read only while the gate is open.
-#[derive(Debug)]
-struct HeldCatalogSource {
-    share: ShareSource,
-    gate: Arc<AtomicBool>,
-}
-
-impl ReleaseSource for HeldCatalogSource {
-    fn location(&self) -> String {
-        self.share.location()
-    }
-    fn read_catalog(&self) -> Result<Catalog, UpdateError> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !self.gate.load(Ordering::SeqCst) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        self.share.read_catalog()
-    }
-    fn open_archive(&self, kit: &Kit) -> Result<ArchiveStream, UpdateError> {
-        self.share.open_archive(kit)
-    }
-    fn fetch_file(
-        &self,
-        path: &str,
-        size: u64,
-        sha256: &str,
-        dest: &Path,
-        progress: &dyn ibex_updater_core::progress::Progress,
-    ) -> Result<(), UpdateError> {
-        self.share.fetch_file(path, size, sha256, dest, progress)
-    }
-    fn release_notes(&self, release: &ReleaseName) -> Option<String> {
-        self.share.release_notes(release)
-    }
 }

@@ -134,17 +134,30 @@ impl Gate {
     }
 }
 
+/// A share that holds back what a test's gate says: each archive halfway, or the catalog.
 #[derive(Debug)]
 pub(crate) struct GatedSource {
     pub(crate) share: ShareSource,
-    pub(crate) gate: Arc<AtomicBool>,
+    pub(crate) archive_gate: Option<Arc<AtomicBool>>,
+    pub(crate) catalog_gate: Option<Arc<AtomicBool>>,
 }
 
 impl GatedSource {
+    /// Every archive stops halfway until the gate opens.
     pub(crate) fn new(share: PathBuf, gate: Gate) -> GatedSource {
         GatedSource {
             share: ShareSource::new(share),
-            gate: gate.0,
+            archive_gate: Some(gate.0),
+            catalog_gate: None,
+        }
+    }
+
+    /// The catalog is read only while the gate is open.
+    pub(crate) fn holding_catalog(share: PathBuf, gate: Gate) -> GatedSource {
+        GatedSource {
+            share: ShareSource::new(share),
+            archive_gate: None,
+            catalog_gate: Some(gate.0),
         }
     }
 }
@@ -154,16 +167,25 @@ impl ReleaseSource for GatedSource {
         self.share.location()
     }
     fn read_catalog(&self) -> Result<Catalog, UpdateError> {
+        if let Some(gate) = &self.catalog_gate {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !gate.load(Ordering::SeqCst) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
         self.share.read_catalog()
     }
     fn open_archive(&self, kit: &Kit) -> Result<ArchiveStream, UpdateError> {
         let inner = self.share.open_archive(kit)?;
+        let Some(gate) = &self.archive_gate else {
+            return Ok(inner);
+        };
         let half = inner.len.unwrap_or(0) / 2;
         Ok(ArchiveStream {
             len: inner.len,
             reader: Box::new(GatedReader {
                 inner: inner.reader,
-                gate: self.gate.clone(),
+                gate: gate.clone(),
                 hold_at: half,
                 read: 0,
             }),

@@ -84,8 +84,7 @@ pub fn status_text(
     out.push_str(&format!("Server version: {version}\n"));
     out.push_str(&format!(
         "Release source: {} ({})\n",
-        catalog.location,
-        verification_text(&catalog.verification)
+        catalog.location, catalog.verification
     ));
     out.push_str(&format!(
         "Install root:   {}\n\n",
@@ -255,19 +254,6 @@ fn verification_json(verification: &Verification) -> Value {
     })
 }
 
-/// "signed index, serial 7" or "unverified: no signed index.json; …".
-pub fn verification_text(verification: &Verification) -> String {
-    match verification {
-        Verification::Signed { serial, .. } => format!("signed index, serial {serial}"),
-        Verification::Unverified {
-            installs_allowed: true,
-        } => "unverified: no signed index.json; the machine policy allows installing".to_string(),
-        Verification::Unverified {
-            installs_allowed: false,
-        } => "unverified: no signed index.json; installing is refused".to_string(),
-    }
-}
-
 pub fn releases_text(catalog: &Catalog) -> String {
     let cell = |r: &Release, c| match r.kit(c) {
         None => "-".to_string(),
@@ -310,7 +296,7 @@ pub fn releases_text(catalog: &Catalog) -> String {
     let mut out = format!(
         "Releases in {} ({}):\n\n{}",
         catalog.location,
-        verification_text(&catalog.verification),
+        catalog.verification,
         table(&["RELEASE", "IBEX GUI", "GENIE_PYTHON"], &rows)
     );
     if !linked.is_empty() {

@@ -5,7 +5,7 @@
 use eframe::egui::{self, RichText};
 
 use super::theme;
-use ibex_updater_core::catalog::{Catalog, Verification};
+use ibex_updater_core::catalog::Catalog;
 use ibex_updater_core::config::policy::Policy;
 
 /// Why install buttons are off, for their hover text.
@@ -19,12 +19,7 @@ pub fn installs_allowed(catalog: &Catalog) -> bool {
 
 /// Shows the state when `catalog` may not be installed from; nothing otherwise.
 pub fn show(ui: &mut egui::Ui, catalog: &Catalog) {
-    if !matches!(
-        catalog.verification,
-        Verification::Unverified {
-            installs_allowed: false
-        }
-    ) {
+    if installs_allowed(catalog) {
         return;
     }
     egui::Frame::group(ui.style())

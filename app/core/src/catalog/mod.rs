@@ -82,16 +82,7 @@ impl Catalog {
             (n, Some(newest)) => format!("{n} releases, newest {}", newest.name),
             (n, None) => format!("{n} releases, all with a suffix"),
         };
-        let vouched = match self.verification {
-            Verification::Signed { serial, .. } => format!("signed index, serial {serial}"),
-            Verification::Unverified {
-                installs_allowed: true,
-            } => "unverified: no signed index; the machine policy allows installing".into(),
-            Verification::Unverified {
-                installs_allowed: false,
-            } => "unverified: no signed index, so installing is refused".into(),
-        };
-        format!("{found} ({vouched})")
+        format!("{found} ({})", self.verification)
     }
 
     /// The signed index, for the commands that need one; `purpose` says what for.
@@ -113,6 +104,24 @@ pub enum Verification {
     /// No index: nothing but the source's own files says what a kit should be. Its releases
     /// are read and compared; they are installed only where the machine policy allows it.
     Unverified { installs_allowed: bool },
+}
+
+/// "signed index, serial 7", or "unverified: no signed index.json; …" with whether installing is
+/// allowed: the one wording of the command line and the window.
+impl std::fmt::Display for Verification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verification::Signed { serial, .. } => write!(f, "signed index, serial {serial}"),
+            Verification::Unverified {
+                installs_allowed: true,
+            } => f.write_str(
+                "unverified: no signed index.json; the machine policy allows installing",
+            ),
+            Verification::Unverified {
+                installs_allowed: false,
+            } => f.write_str("unverified: no signed index.json; installing is refused"),
+        }
+    }
 }
 
 impl Verification {
@@ -152,7 +161,7 @@ mod tests {
         let catalog = Catalog::unverified("share".into(), releases, false);
         assert_eq!(
             catalog.summary(),
-            "4 releases, newest 26.8.1 (unverified: no signed index, so installing is refused)"
+            "4 releases, newest 26.8.1 (unverified: no signed index.json; installing is refused)"
         );
         let empty = Catalog::unverified("share".into(), Vec::new(), true);
         assert!(empty.summary().starts_with("no releases ("));

@@ -208,11 +208,9 @@ mod tests {
         assert_eq!(utc_text(1_795_648_205), "2026-11-25 23:10:05 UTC");
     }
 
-    #[test]
-    fn a_long_history_keeps_its_newer_half() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = InstallRoot::new(dir.path());
-        let entry = |time| Entry {
+    /// An install of the GUI at `time`.
+    fn entry(time: u64) -> Entry {
+        Entry {
             time,
             user: "me".into(),
             action: Action::Install,
@@ -222,7 +220,13 @@ mod tests {
                 to: Some("26.2.0.1234".into()),
             }],
             failure: None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_long_history_keeps_its_newer_half() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = InstallRoot::new(dir.path());
         let mut time = 0;
         while std::fs::metadata(path(&root)).map_or(0, |m| m.len()) <= KEEP_BYTES {
             time += 1;
@@ -241,25 +245,14 @@ mod tests {
     fn a_damaged_line_is_skipped_and_the_rest_read() {
         let dir = tempfile::tempdir().unwrap();
         let root = InstallRoot::new(dir.path());
-        let entry = Entry {
-            time: 1,
-            user: "me".into(),
-            action: Action::Install,
-            changes: vec![Moved {
-                component: Component::IbexGui,
-                from: None,
-                to: Some("26.2.0.1234".into()),
-            }],
-            failure: None,
-        };
-        record(&root, &entry);
+        record(&root, &entry(1));
         OpenOptions::new()
             .append(true)
             .open(path(&root))
             .unwrap()
             .write_all(b"{\"time\": 2, \"us")
             .unwrap();
-        assert_eq!(read(&root).unwrap(), vec![entry]);
+        assert_eq!(read(&root).unwrap(), vec![entry(1)]);
         assert_eq!(last_transaction(&root), Some(vec![Component::IbexGui]));
     }
 }
