@@ -17,6 +17,7 @@ mod launch;
 mod linux_program;
 mod numbers;
 mod packaging;
+mod patch_install;
 mod policy;
 mod prompt;
 mod scripts_parity;

@@ -335,15 +335,40 @@ fn an_expired_index_is_refused() {
 }
 
 #[test]
-fn an_archive_changed_after_publishing_is_refused_before_extraction() {
-    let signed = Signed::new();
-    signed.publish(&[]).assert_code(0);
-    let archive = signed.env.share.join("26.2.1/Client/zips/Client.7z");
-    let mut bytes = fs::read(&archive).unwrap();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 0x01;
-    fs::write(&archive, bytes).unwrap();
-    refused(&signed, "checksum mismatch");
+fn an_archive_changed_after_publishing_is_refused_and_nothing_is_installed() {
+    // The header at the end, and the packed data of the files: every unpacked file is checked
+    // against the signed manifest, so a change anywhere is caught before the swap.
+    for at in [Position::Last, Position::Middle] {
+        let signed = Signed::new();
+        signed.publish(&[]).assert_code(0);
+        let archive = signed.env.share.join("26.2.1/Client/zips/Client.7z");
+        let mut bytes = fs::read(&archive).unwrap();
+        let index = match at {
+            Position::Last => bytes.len() - 1,
+            Position::Middle => bytes.len() / 2,
+        };
+        bytes[index] ^= 0x01;
+        fs::write(&archive, bytes).unwrap();
+        let before = client_files(&signed.env.root);
+        let run = signed
+            .env
+            .run(&["install", "--server-version", "26.2.0.1234"]);
+        run.assert_code(3);
+        assert!(run.stderr.contains("Client.7z"), "{at:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("checksum mismatch")
+                || run.stderr.contains("is not a valid 7-Zip archive"),
+            "{at:?}: {}",
+            run.stderr
+        );
+        assert_eq!(client_files(&signed.env.root), before, "{at:?}");
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Position {
+    Last,
+    Middle,
 }
 
 #[test]

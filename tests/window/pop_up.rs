@@ -170,6 +170,7 @@ fn skipping_in_the_pop_up_is_remembered_for_that_release() {
             lock_wait: Duration::from_secs(5),
             sync: true,
             epics_utils: None,
+            keep_releases: ibex_updater_core::install::DEFAULT_KEEP,
         },
     )
     .unwrap();

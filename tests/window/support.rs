@@ -153,6 +153,7 @@ impl GatedSource {
     }
 
     /// The catalog is read only while the gate is open.
+    #[cfg(unix)]
     pub(crate) fn holding_catalog(share: PathBuf, gate: Gate) -> GatedSource {
         GatedSource {
             share: ShareSource::new(share),

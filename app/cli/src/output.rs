@@ -315,6 +315,16 @@ pub fn report_json(report: &Report, verb: &str) -> Value {
             "to": c.to.as_ref().map(|v| v.to_string()),
             "release": c.release.as_ref().map(|r| r.to_string()),
             "sha256": c.sha256,
+            "files": c.files.map(|f| json!({
+                "switched": f.switched,
+                "linked": f.linked,
+                "copied": f.copied,
+                "taken_bytes": f.taken_bytes,
+                "unpacked": f.unpacked.files,
+                "unpacked_bytes": f.unpacked.bytes,
+                "blocks_read": f.unpacked.blocks_read,
+                "blocks": f.unpacked.blocks,
+            })),
         })).collect::<Vec<_>>(),
         "epics_utils": report.epics_utils.as_ref().map(epics_utils_json),
         "ipython_profile": report.ipython_profile.as_ref().map(profile_json),
@@ -344,6 +354,21 @@ pub fn report_text(report: &Report, verb: &str) -> String {
             out.push(')');
         }
         out.push('\n');
+        if c.files.is_some_and(|f| f.switched) {
+            out.push_str(
+                "  switched to the copy kept on this machine: nothing downloaded or unpacked\n",
+            );
+        } else if let Some(files) = &c.files
+            && files.linked + files.copied > 0
+        {
+            out.push_str(&format!(
+                "  {} files unchanged, taken from the tree already here ({:.1} MB); {} unpacked ({:.1} MB)\n",
+                files.linked + files.copied,
+                files.taken_bytes as f64 / 1e6,
+                files.unpacked.files,
+                files.unpacked.bytes as f64 / 1e6,
+            ));
+        }
     }
     for (component, files) in &report.edited {
         out.push_str(&format!(

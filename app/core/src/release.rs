@@ -2,9 +2,11 @@
 //! holds, with whether that kit may be installed.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::client::component::Component;
 use crate::client::version::{ReleaseName, Version};
+use crate::index::FileEntry;
 
 /// One release folder and the kits it holds.
 #[derive(Debug, Clone)]
@@ -41,6 +43,9 @@ pub struct Kit {
     /// Where the kit really is, when the release folder reaches it through a link (a partial
     /// release linking an older release's kit).
     pub linked_from: Option<String>,
+    /// Every file of the unpacked kit with its size and SHA-256, when a signed index lists them:
+    /// what lets an install take unchanged files from a tree it already has.
+    pub manifest: Option<Arc<[FileEntry]>>,
 }
 
 /// A file of the kit folder that is installed beside the unpacked archive.

@@ -93,6 +93,7 @@ mod tests {
                     status: status.clone(),
                     files: Vec::new(),
                     linked_from: None,
+                    manifest: None,
                 })
                 .collect(),
             name,

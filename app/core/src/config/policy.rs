@@ -45,6 +45,9 @@ pub struct Policy {
     /// The site's folder of EPICS command-line tools, mirrored to `<install root>/EPICS_UTILS`
     /// after every client install.
     pub epics_utils_source: Option<PathBuf>,
+    /// How many trees of each component stay on disk, the installed one included (default 2: the
+    /// installed one and the one `rollback` restores). Switching to a kept release is a swap.
+    pub keep_releases: Option<u32>,
     /// How long `launch` waits for the instrument's server version before it starts the GUI
     /// anyway, in milliseconds (default 1000).
     pub launch_check_ms: Option<u64>,
@@ -192,6 +195,9 @@ mod registry {
         }
         if let Some(v) = number("DownloadCacheMb") {
             policy.download_cache_mb = Some(u64::from(v));
+        }
+        if let Some(v) = number("KeepReleases") {
+            policy.keep_releases = Some(v);
         }
         if let Some(v) = number("LaunchCheckMs") {
             policy.launch_check_ms = Some(u64::from(v));

@@ -274,6 +274,7 @@ fn preinstall(demo: &Demo) -> Result<(), UpdateError> {
         // The demo is regenerated if anything goes wrong; nothing to protect from a power cut.
         sync: false,
         epics_utils: None,
+        keep_releases: install::DEFAULT_KEEP,
     };
     for (component, release) in [
         (Component::IbexGui, "25.8.0"),

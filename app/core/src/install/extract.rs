@@ -181,7 +181,7 @@ fn is_link(entry: &ArchiveEntry) -> bool {
 }
 
 #[cfg(unix)]
-fn set_unix_mode(path: &Path, entry: &ArchiveEntry) -> Result<(), UpdateError> {
+pub(super) fn set_unix_mode(path: &Path, entry: &ArchiveEntry) -> Result<(), UpdateError> {
     use std::os::unix::fs::PermissionsExt;
     let attrs = entry.windows_attributes;
     if attrs & UNIX_EXTENSION == 0 {
@@ -193,11 +193,11 @@ fn set_unix_mode(path: &Path, entry: &ArchiveEntry) -> Result<(), UpdateError> {
 }
 
 #[cfg(not(unix))]
-fn set_unix_mode(_path: &Path, _entry: &ArchiveEntry) -> Result<(), UpdateError> {
+pub(super) fn set_unix_mode(_path: &Path, _entry: &ArchiveEntry) -> Result<(), UpdateError> {
     Ok(())
 }
 
-fn describe(e: &sevenz_rust2::Error) -> String {
+pub(super) fn describe(e: &sevenz_rust2::Error) -> String {
     use sevenz_rust2::Error as E;
     match e {
         E::BadSignature(_) => "it does not start with the 7-Zip signature".into(),

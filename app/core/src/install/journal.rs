@@ -39,6 +39,9 @@ pub struct Move {
     pub previous: PathBuf,
     /// Whether there was a live folder to move aside.
     pub had_old: bool,
+    /// Where older versions are kept for switching, when more than the previous one are kept.
+    #[serde(default)]
+    pub kept: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,6 +49,13 @@ pub struct Journal {
     pub tx: String,
     pub state: TxState,
     pub moves: Vec<Move>,
+    /// Trees of each component to keep, the installed one included.
+    #[serde(default = "default_keep")]
+    pub keep: usize,
+}
+
+fn default_keep() -> usize {
+    super::DEFAULT_KEEP
 }
 
 impl Journal {
@@ -125,8 +135,7 @@ fn finish(journal: &Journal, tx_dir: &Path) -> Result<(), UpdateError> {
     for m in &journal.moves {
         if m.aside.exists() {
             if m.previous.exists() {
-                let discard = tx_dir.join(format!("{}.discard", m.part.id()));
-                rename(&m.previous, &discard)?;
+                keep_or_discard(m, journal.keep, tx_dir)?;
             }
             if let Some(parent) = m.previous.parent() {
                 fs::create_dir_all(parent).map_err(UpdateError::io("create", parent))?;
@@ -136,6 +145,46 @@ fn finish(journal: &Journal, tx_dir: &Path) -> Result<(), UpdateError> {
         checkpoint::reach(&format!("previous-kept:{}", m.part.id()))?;
     }
     Ok(())
+}
+
+/// Moves the version `rollback` would have restored out of the way of the newly replaced one: into
+/// the kept folder when more trees are kept, else into the transaction's folder to be deleted.
+/// Kept trees beyond the number asked for go too, oldest first.
+fn keep_or_discard(m: &Move, keep: usize, tx_dir: &Path) -> Result<(), UpdateError> {
+    let discard = |n: usize| tx_dir.join(format!("{}.discard-{n}", m.part.id()));
+    let Some(kept) = m.kept.as_ref().filter(|_| keep > super::DEFAULT_KEEP) else {
+        return rename(&m.previous, &discard(0));
+    };
+    fs::create_dir_all(kept).map_err(UpdateError::io("create", kept))?;
+    let mut names = kept_trees(kept);
+    let sequence = names
+        .last()
+        .and_then(|(n, _)| n.split('-').next()?.parse::<u64>().ok())
+        .map_or(0, |n| n + 1);
+    let version = crate::client::version_file::installed(&m.previous)
+        .map_or_else(|| "unknown".to_string(), |v| v.to_string());
+    let name = format!("{sequence:08}-{version}");
+    let path = kept.join(&name);
+    rename(&m.previous, &path)?;
+    names.push((name, path));
+    let excess = names.len().saturating_sub(keep - super::DEFAULT_KEEP);
+    for (n, (_, path)) in names.into_iter().take(excess).enumerate() {
+        rename(&path, &discard(n + 1))?;
+    }
+    Ok(())
+}
+
+/// The trees in a kept folder, oldest first.
+pub fn kept_trees(kept: &Path) -> Vec<(String, PathBuf)> {
+    let mut found: Vec<(String, PathBuf)> = fs::read_dir(kept)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    found.sort();
+    found
 }
 
 /// Puts right whatever an interrupted run left behind, and says what it found.

@@ -9,6 +9,7 @@
 //! <root>/.ibex-updater/staging/<tx> downloads and extracted trees of one transaction
 //! <root>/.ibex-updater/downloads/   verified archives from HTTP mirrors, kept for reuse
 //! <root>/.ibex-updater/previous/    the versions `rollback` restores
+//! <root>/.ibex-updater/kept/<dir>/  older versions kept for switching (policy `keep_releases`)
 //! <root>/.ibex-updater/trash/<tx>   superseded trees, deleted in the background
 //! ```
 //!
@@ -116,6 +117,11 @@ impl InstallRoot {
 
     pub fn staging_dir(&self) -> PathBuf {
         self.state_dir().join("staging")
+    }
+
+    /// Older trees of `part` kept for switching, one folder each, named `<sequence>-<version>`.
+    pub fn kept_dir(&self, part: impl Into<Part>) -> PathBuf {
+        self.state_dir().join("kept").join(part.into().dir_name())
     }
 
     pub fn previous_dir(&self, part: impl Into<Part>) -> PathBuf {

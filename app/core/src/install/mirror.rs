@@ -99,7 +99,7 @@ pub fn mirror(
         fsx::sync_folders(&tree)?;
     }
     let moves = vec![component_move(root, Part::EpicsUtils, tree, staging.path())];
-    swap(root, staging, moves, &NoProgress)?;
+    swap(root, staging, moves, super::DEFAULT_KEEP, &NoProgress)?;
     Ok(report)
 }
 

@@ -12,10 +12,14 @@ pub mod journal;
 pub mod layout;
 mod lock;
 pub mod mirror;
+pub mod reuse;
 pub mod running;
 pub mod trash;
+pub mod tree_record;
+pub mod unpack_listed;
 pub mod verify;
 
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -31,10 +35,13 @@ use crate::client::version::{ClientVersion, ReleaseName, Version};
 use crate::client::version_file;
 use crate::error::UpdateError;
 use crate::fsx::{self, Staging, Syncer};
+use crate::index::FileEntry;
 use crate::progress::{Progress, Stage};
 use crate::release::{Kit, KitStatus};
 use crate::source::ReleaseSource;
 use journal::{Journal, Move, TxState};
+use reuse::Base;
+use unpack_listed::Unpacked;
 
 #[derive(Debug, Clone)]
 pub struct InstallOptions {
@@ -47,7 +54,12 @@ pub struct InstallOptions {
     pub sync: bool,
     /// The site's EPICS tools folder (policy `epics_utils_source`), mirrored after the client.
     pub epics_utils: Option<PathBuf>,
+    /// Trees of each component kept on disk, the installed one included.
+    pub keep_releases: usize,
 }
+
+/// The installed tree and the one `rollback` restores.
+pub const DEFAULT_KEEP: usize = 2;
 
 /// One component that changed version.
 #[derive(Debug, Clone)]
@@ -59,6 +71,22 @@ pub struct Change {
     pub release: Option<ReleaseName>,
     /// The archive's SHA-256 (installs only).
     pub sha256: Option<String>,
+    /// How the files got into the new tree, for a kit the signed index lists file by file.
+    pub files: Option<FilesStaged>,
+}
+
+/// How a kit's files reached the staged tree: taken unchanged from a tree already on disk, or
+/// unpacked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FilesStaged {
+    /// The tree kept on this machine for this version was swapped back in: nothing was
+    /// downloaded, unpacked or linked.
+    pub switched: bool,
+    pub linked: u64,
+    pub copied: u64,
+    /// Bytes of the files linked or copied.
+    pub taken_bytes: u64,
+    pub unpacked: Unpacked,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -117,7 +145,10 @@ pub fn install(
     let staging = begin(root)?;
     let staged = kits
         .iter()
-        .map(|kit| prepare(root, source, kit, staging.path(), progress, options))
+        .map(|kit| match kept_tree(root, kit) {
+            Some(tree) => switch_to(root, kit, tree, options),
+            None => prepare(root, source, kit, staging.path(), progress, options),
+        })
         .collect::<Result<Vec<_>, _>>()?;
     if progress.cancelled() {
         return Err(UpdateError::Cancelled);
@@ -125,7 +156,7 @@ pub fn install(
 
     let mut changes = Vec::new();
     let mut moves = Vec::new();
-    for (kit, (tree, sha256)) in kits.iter().zip(staged) {
+    for (kit, (tree, sha256, files)) in kits.iter().zip(staged) {
         let installed = root.component_dir(kit.component);
         changes.push(Change {
             component: kit.component,
@@ -133,10 +164,11 @@ pub fn install(
             to: kit.version.clone().map(ClientVersion::Release),
             release: Some(kit.release.clone()),
             sha256: Some(sha256),
+            files,
         });
         moves.push(component_move(root, kit.component, tree, staging.path()));
     }
-    swap(root, staging, moves, progress)?;
+    swap(root, staging, moves, options.keep_releases, progress)?;
     Ok(Report {
         recovered,
         changes,
@@ -185,13 +217,14 @@ pub fn rollback(
             to: version_file::installed(&root.previous_dir(component)),
             release: None,
             sha256: None,
+            files: None,
         })
         .collect();
     let moves = targets
         .iter()
         .map(|&c| component_move(root, c, root.previous_dir(c), staging.path()))
         .collect();
-    swap(root, staging, moves, progress)?;
+    swap(root, staging, moves, options.keep_releases, progress)?;
     Ok(Report {
         recovered,
         changes,
@@ -214,6 +247,7 @@ fn component_move(
         incoming,
         aside: tx_dir.join(format!("{}.old", part.id())),
         previous: root.previous_dir(part),
+        kept: Some(root.kept_dir(part)),
     }
 }
 
@@ -221,6 +255,7 @@ fn swap(
     root: &InstallRoot,
     staging: Staging,
     moves: Vec<Move>,
+    keep: usize,
     progress: &dyn Progress,
 ) -> Result<(), UpdateError> {
     for component in moves.iter().filter_map(|m| m.part.component()) {
@@ -234,6 +269,7 @@ fn swap(
             .unwrap_or_default(),
         state: TxState::Swapping,
         moves,
+        keep,
     };
     journal.write(&root.journal_path())?;
     // From here the journal describes the staging folder, and recovery owns it.
@@ -267,7 +303,7 @@ fn prepare(
     tx_dir: &Path,
     progress: &dyn Progress,
     options: &InstallOptions,
-) -> Result<(PathBuf, String), UpdateError> {
+) -> Result<(PathBuf, String, Option<FilesStaged>), UpdateError> {
     let component = kit.component;
     let version = match (&kit.status, &kit.version) {
         (KitStatus::Complete, Some(version)) => version.clone(),
@@ -284,16 +320,37 @@ fn prepare(
         }
     };
 
-    progress.stage(component, Stage::Download, kit.archive_size);
-    let archive = tx_dir.join(format!("{}.7z", component.id()));
-    let sha256 = source.fetch(kit, &archive, progress)?;
-    checkpoint::reach(&format!("staged:{}", component.id()))?;
-
     let tree = tx_dir.join(component.id());
     fs::create_dir_all(&tree).map_err(UpdateError::io("create", &tree))?;
     let syncer = options.sync.then(|| Syncer::start(SYNC_THREADS));
-    extract::extract_7z(&archive, &tree, component, progress, syncer.as_ref())?;
-    fsx::remove_file(&archive)?;
+    let (sha256, staged, recorded) = match &kit.manifest {
+        Some(manifest) => {
+            let from_archive = from_archive(kit, manifest);
+            let staged = stage_changed_files(
+                root,
+                source,
+                kit,
+                &version,
+                manifest,
+                &from_archive,
+                &tree,
+                tx_dir,
+                progress,
+                syncer.as_ref(),
+            )?;
+            let sha256 = kit.sha256.clone().unwrap_or_default();
+            (sha256, Some(staged), from_archive)
+        }
+        None => {
+            progress.stage(component, Stage::Download, kit.archive_size);
+            let archive = tx_dir.join(format!("{}.7z", component.id()));
+            let sha256 = source.fetch(kit, &archive, progress)?;
+            checkpoint::reach(&format!("staged:{}", component.id()))?;
+            extract::extract_7z(&archive, &tree, component, progress, syncer.as_ref())?;
+            fsx::remove_file(&archive)?;
+            (sha256, None, Vec::new())
+        }
+    };
     checkpoint::reach(&format!("extracted:{}", component.id()))?;
 
     progress.stage(component, Stage::Verify, None);
@@ -327,8 +384,147 @@ fn prepare(
         fsx::sync_files(&written_after)?;
         fsx::sync_folders(&tree)?;
     }
+    if !recorded.is_empty() {
+        tree_record::write(&tree, recorded)?;
+    }
     checkpoint::reach(&format!("prepared:{}", component.id()))?;
-    Ok((tree, sha256))
+    Ok((tree, sha256, staged))
+}
+
+/// The manifest's files that come out of the archive: all but the version files and the kit files,
+/// which the install writes itself.
+fn from_archive<'a>(kit: &Kit, manifest: &'a [FileEntry]) -> Vec<&'a FileEntry> {
+    let written_later: HashSet<&str> = [version_file::VERSION_FILE, version_file::BUILD_FILE]
+        .into_iter()
+        .chain(kit.files.iter().map(|f| f.name))
+        .collect();
+    manifest
+        .iter()
+        .filter(|e| !written_later.contains(e.path.as_str()))
+        .collect()
+}
+
+/// Stages the archive's files of a kit the signed index lists file by file: those unchanged in a
+/// tree already on disk are taken from it, and only the rest are unpacked, from the archive where
+/// it lies when the source has it locally (a share, or the download cache), so the archive itself
+/// is never copied.
+#[allow(clippy::too_many_arguments)]
+fn stage_changed_files(
+    root: &InstallRoot,
+    source: &dyn ReleaseSource,
+    kit: &Kit,
+    version: &Version,
+    manifest: &[FileEntry],
+    from_archive: &[&FileEntry],
+    tree: &Path,
+    tx_dir: &Path,
+    progress: &dyn Progress,
+    syncer: Option<&Syncer>,
+) -> Result<FilesStaged, UpdateError> {
+    let component = kit.component;
+    let taken = reuse::take_unchanged(from_archive, &bases(root, component, version), tree)?;
+    let listed: HashMap<&str, &FileEntry> = manifest.iter().map(|e| (e.path.as_str(), e)).collect();
+    let needed: HashSet<&str> = from_archive
+        .iter()
+        .map(|e| e.path.as_str())
+        .filter(|p| !taken.paths.contains(*p))
+        .collect();
+    let mut staged = FilesStaged {
+        switched: false,
+        linked: taken.linked,
+        copied: taken.copied,
+        taken_bytes: taken.bytes,
+        unpacked: Unpacked::default(),
+    };
+    progress.stage(component, Stage::Download, kit.archive_size);
+    if needed.is_empty() {
+        checkpoint::reach(&format!("staged:{}", component.id()))?;
+        return Ok(staged);
+    }
+    let (archive, fetched) = match source.local_archive(kit, progress)? {
+        Some(path) => (path, false),
+        None => {
+            let path = tx_dir.join(format!("{}.7z", component.id()));
+            source.fetch(kit, &path, progress)?;
+            (path, true)
+        }
+    };
+    checkpoint::reach(&format!("staged:{}", component.id()))?;
+    staged.unpacked = unpack_listed::unpack_listed(
+        &archive, tree, &listed, &needed, component, progress, syncer,
+    )?;
+    if fetched {
+        fsx::remove_file(&archive)?;
+    }
+    Ok(staged)
+}
+
+/// A tree kept on this machine that holds `kit`'s version as it was installed (every file of the
+/// signed manifest unchanged, but the GUI's own state), so that installing it is a swap.
+fn kept_tree(root: &InstallRoot, kit: &Kit) -> Option<PathBuf> {
+    let manifest = kit.manifest.as_ref()?;
+    let wanted = Some(ClientVersion::Release(kit.version.clone()?));
+    // A reinstall of the installed version is asked for when that tree is suspect: never a swap.
+    if version_file::installed(&root.component_dir(kit.component)) == wanted {
+        return None;
+    }
+    let expected = from_archive(kit, manifest);
+    kept_trees(root, kit.component).into_iter().find(|tree| {
+        version_file::installed(tree) == wanted
+            && tree_record::holds(tree, &expected, reuse::is_gui_state)
+    })
+}
+
+/// Installs a kept tree: the user's GUI state is carried into it, as into a new one, and the
+/// swap takes it from where it is kept.
+fn switch_to(
+    root: &InstallRoot,
+    kit: &Kit,
+    tree: PathBuf,
+    options: &InstallOptions,
+) -> Result<(PathBuf, String, Option<FilesStaged>), UpdateError> {
+    tracing::info!(
+        "{} {} is kept at {}: switching to it",
+        kit.component,
+        kit.release,
+        tree.display()
+    );
+    fixups::apply(
+        kit.component,
+        &tree,
+        &root.component_dir(kit.component),
+        &options.hostname,
+    )?;
+    let switched = FilesStaged {
+        switched: true,
+        ..FilesStaged::default()
+    };
+    Ok((tree, kit.sha256.clone().unwrap_or_default(), Some(switched)))
+}
+
+/// The trees of `component` kept besides the installed one: the one `rollback` restores, then the
+/// older ones kept for switching, newest first.
+fn kept_trees(root: &InstallRoot, component: Component) -> Vec<PathBuf> {
+    let older = journal::kept_trees(&root.kept_dir(component));
+    std::iter::once(root.previous_dir(component))
+        .chain(older.into_iter().rev().map(|(_, path)| path))
+        .filter(|tree| tree.is_dir())
+        .collect()
+}
+
+/// The trees an install may take unchanged files from: the installed one and those kept. One of
+/// the version being installed is read and checked file by file, since a reinstall is asked for
+/// when that tree is suspect.
+fn bases(root: &InstallRoot, component: Component, version: &Version) -> Vec<Base> {
+    let same = Some(ClientVersion::Release(version.clone()));
+    std::iter::once(root.component_dir(component))
+        .chain(kept_trees(root, component))
+        .filter(|tree| tree.is_dir())
+        .map(|tree| Base {
+            check_content: version_file::installed(&tree) == same,
+            tree,
+        })
+        .collect()
 }
 
 /// An archive that unpacked to nothing (or to anything but the component) would replace a

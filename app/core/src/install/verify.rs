@@ -7,6 +7,7 @@ use std::io;
 use std::path::Path;
 
 use super::fixups::USER_STATE;
+use super::tree_record::RECORD_FILE;
 use super::{HISTORY_FILE, INI_FILE, InstallRoot};
 use crate::client::component::Component;
 use crate::client::version_file;
@@ -30,10 +31,10 @@ impl Differences {
 
 /// Files the updater itself changes after unpacking (the RMI host name, the carried-over console
 /// history): not counted as differences.
-const CHANGED_ON_PURPOSE: [&str; 2] = [INI_FILE, HISTORY_FILE];
+const CHANGED_ON_PURPOSE: [&str; 3] = [INI_FILE, HISTORY_FILE, RECORD_FILE];
 
 /// The updater's own changes, and the user's state that it carries from one version to the next.
-fn is_changed_on_purpose(path: &str) -> bool {
+pub(super) fn is_changed_on_purpose(path: &str) -> bool {
     CHANGED_ON_PURPOSE.contains(&path)
         || USER_STATE.iter().any(|folder| {
             path.strip_prefix(folder)
@@ -58,15 +59,17 @@ const EDITABLE: [&str; 12] = [
     "toml",
 ];
 
+/// Whether people edit files like `path` by hand, by its extension.
+pub(super) fn is_editable(path: &str) -> bool {
+    path.rsplit_once('.')
+        .is_some_and(|(_, ext)| EDITABLE.contains(&ext.to_ascii_lowercase().as_str()))
+}
+
 /// The files of the tree under `dir` that differ from `files` and that people edit by hand.
 pub fn edited(dir: &Path, files: &[FileEntry]) -> Result<Vec<String>, UpdateError> {
     let editable: Vec<FileEntry> = files
         .iter()
-        .filter(|f| {
-            f.path
-                .rsplit_once('.')
-                .is_some_and(|(_, ext)| EDITABLE.contains(&ext.to_ascii_lowercase().as_str()))
-        })
+        .filter(|f| is_editable(&f.path))
         .filter(|f| !is_changed_on_purpose(&f.path))
         .cloned()
         .collect();

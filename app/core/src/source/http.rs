@@ -275,6 +275,7 @@ impl ReleaseSource for HttpSource {
                     status: KitStatus::Complete,
                     files: listed_kit_files(k),
                     linked_from: None,
+                    manifest: Some(k.files.clone().into()),
                 })
                 .collect();
             releases.push(Release { name, kits });
@@ -290,6 +291,14 @@ impl ReleaseSource for HttpSource {
             reader: Box::new(file),
             len: kit.archive_size,
         })
+    }
+
+    fn local_archive(
+        &self,
+        kit: &Kit,
+        progress: &dyn Progress,
+    ) -> Result<Option<PathBuf>, UpdateError> {
+        self.download(kit, progress).map(Some)
     }
 
     fn fetch(

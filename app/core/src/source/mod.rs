@@ -8,7 +8,7 @@ pub mod share;
 
 use std::fmt;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use copy::copy_and_hash;
 pub use share::ShareSource;
@@ -63,6 +63,18 @@ pub trait ReleaseSource: Send + Sync + fmt::Debug {
             kit.sha256.as_deref(),
             progress,
         )
+    }
+
+    /// The kit's archive as a local file that can be read in place, when the source has one: the
+    /// archive on a share, or a verified download in the cache. An install that checks every
+    /// unpacked file against the signed manifest reads only the parts it needs from it, and never
+    /// copies the whole archive. `None`: use [`Self::fetch`].
+    fn local_archive(
+        &self,
+        _kit: &Kit,
+        _progress: &dyn Progress,
+    ) -> Result<Option<PathBuf>, UpdateError> {
+        Ok(None)
     }
 
     /// Puts the file at `path` (relative to the source, `/`-separated) at `dest`, checked against

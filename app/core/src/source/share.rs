@@ -160,6 +160,7 @@ impl ShareSource {
             status,
             files: kit_files(dir, component),
             linked_from: linked.map(|(path, _)| shown(&path)),
+            manifest: None,
         })
     }
 
@@ -257,6 +258,7 @@ fn vouch(mut kit: Kit, index: &ReleaseIndex) -> Kit {
     match listed {
         Some(listed) => {
             kit.sha256 = Some(listed.sha256.clone());
+            kit.manifest = Some(listed.files.clone().into());
             kit.archive_size = Some(listed.size);
             kit.files.retain_mut(|file| {
                 let entry = listed.files.iter().find(|f| f.path == file.name);
@@ -337,6 +339,14 @@ impl ReleaseSource for ShareSource {
             reader: Box::new(file),
             len: Some(len),
         })
+    }
+
+    fn local_archive(
+        &self,
+        kit: &Kit,
+        _progress: &dyn Progress,
+    ) -> Result<Option<PathBuf>, UpdateError> {
+        Ok(Some(PathBuf::from(&kit.archive)))
     }
 
     fn fetch_file(

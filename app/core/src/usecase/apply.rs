@@ -24,6 +24,10 @@ pub fn options(settings: &Settings, lock_wait: Duration) -> InstallOptions {
         // Only the install benchmark turns this off, to measure what syncing costs.
         sync: std::env::var_os("IBEX_UPDATER_BENCH_NO_SYNC").is_none(),
         epics_utils: settings.policy.epics_utils_source.clone(),
+        keep_releases: settings
+            .policy
+            .keep_releases
+            .map_or(install::DEFAULT_KEEP, |n| n.max(1) as usize),
     }
 }
 
