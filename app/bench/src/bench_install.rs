@@ -4,13 +4,15 @@
 //!
 //! `cargo run --release --bin bench-install -- [--files 20000] [--megabytes 600] [--rounds 3]`
 
+#[path = "bench_share.rs"]
+mod bench_share;
 #[path = "bench_support.rs"]
 mod bench_support;
 
+use bench_share::{PATCH, STEADY, Updater, remove_if_there};
 use bench_support::{run, settle};
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -48,27 +50,27 @@ fn main() -> Result<()> {
         .context("the baseline needs 7-Zip: apt-get install 7zip")?;
     let updater = bench_support::updater_binary()?;
 
-    let (share, changed_bytes) = prepare_share(&options, seven_zip)?;
-    let archive = share.join("1.0.0/Client/zips/Client.7z");
-    let tree = share.join("1.0.0/Client/Client");
-    let patch_archive = share.join(format!("{PATCH}/Client/zips/Client.7z"));
-    let patch_tree = share.join(format!("{PATCH}/Client/Client"));
+    let share = bench_share::prepare(
+        &options.dir,
+        options.files,
+        options.megabytes,
+        seven_zip,
+        &updater,
+    )?;
+    let changed_bytes = share.changed_bytes;
     println!(
         "kit: {} files, {:.0} MB unpacked, archive {:.0} MB; patch release {PATCH}: {:.1} MB of files changed, archive {:.0} MB",
         options.files,
         options.megabytes,
-        fs::metadata(&archive)?.len() as f64 / 1e6,
+        fs::metadata(share.archive(STEADY[0]))?.len() as f64 / 1e6,
         changed_bytes as f64 / 1e6,
-        fs::metadata(&patch_archive)?.len() as f64 / 1e6,
+        fs::metadata(share.archive(PATCH))?.len() as f64 / 1e6,
     );
 
-    // The generated share has no signed index: a policy that allows that, for this run only.
-    let policy = options.dir.join("policy.toml");
-    fs::write(&policy, "allow_unsigned = true\n")?;
     let steady = Updater {
         exe: &updater,
-        share: &share,
-        policy: &policy,
+        share: &share.root,
+        policy: &share.policy,
         data: options.dir.join("updater-data"),
         root: options.dir.join("updater-root"),
         sync: true,
@@ -89,15 +91,14 @@ fn main() -> Result<()> {
     let baseline_dir = options.dir.join("baseline/Client_E4");
     let bare_dir = options.dir.join("bare-7z");
     let _ = fs::remove_dir_all(options.dir.join("baseline"));
-    // Steady state for the updater and the baseline: a client already installed (and, for the
-    // updater, a previous version kept for rollback).
-    for updater in [&steady, &patched] {
-        let _ = fs::remove_dir_all(&updater.root);
-        for version in ["1.0.0", "1.0.1"] {
-            updater.install(version)?;
-        }
-    }
-    extract_with_7z(seven_zip, &archive, &baseline_dir)?;
+    // Steady state: a client already installed and another kept for rollback, neither the one
+    // the round installs. The patch starts from the release it patches.
+    let _ = fs::remove_dir_all(&steady.root);
+    steady.install(STEADY[1])?;
+    steady.install(STEADY[2])?;
+    let _ = fs::remove_dir_all(&patched.root);
+    patched.install(STEADY[0])?;
+    extract_with_7z(seven_zip, &share.archive(STEADY[0]), &baseline_dir)?;
     let roots = [&steady, &fresh, &fresh_unsynced, &patched].map(|u| u.root.clone());
 
     let mut results: Vec<(&str, Vec<Sample>)> = [
@@ -113,8 +114,10 @@ fn main() -> Result<()> {
     .map(|name| (name, Vec::new()))
     .collect();
     for round in 0..options.rounds {
-        // Alternate between two releases so every timed install really replaces the client.
-        let version = if round % 2 == 0 { "1.0.2" } else { "1.0.1" };
+        // A release neither installed nor kept, every file of it new.
+        let version = STEADY[round % STEADY.len()];
+        let (archive, tree) = (share.archive(version), share.tree(version));
+        let (patch_archive, patch_tree) = (share.archive(PATCH), share.tree(PATCH));
         // (which result, what is made ready untimed, what is timed)
         type Step<'a> = Box<dyn Fn() -> Result<()> + 'a>;
         let nothing = || -> Step<'_> { Box::new(|| Ok(())) };
@@ -156,8 +159,11 @@ fn main() -> Result<()> {
             let sample = measure(&roots, phase.as_ref())?;
             results[*index].1.push(sample);
         }
-        // Back to the base release for the next round's patch, untimed.
-        patched.install(version)?;
+        // Back to the base release for the next round's patch, untimed, and the patched tree
+        // (now the one kept for rollback) deleted: the next patch must be an install, not a
+        // switch back to it.
+        patched.install(STEADY[0])?;
+        remove_if_there(&patched.root.join(".ibex-updater/previous"))?;
         let line: Vec<String> = results
             .iter()
             .map(|(name, samples)| format!("{name} {:.2}s", samples[round].time.as_secs_f64()))
@@ -209,9 +215,6 @@ fn main() -> Result<()> {
     );
     Ok(())
 }
-
-/// The release a patch install goes to: the base tree with about 5 % of its files changed.
-const PATCH: &str = "1.1.0";
 
 /// One timed phase: its wall time and the bytes it (and every process it waited for) read and
 /// wrote, from this process's `/proc/self/io`.
@@ -290,53 +293,6 @@ fn wait_for_empty_trash(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The updater installing into one install root.
-#[derive(Clone)]
-struct Updater<'a> {
-    exe: &'a Path,
-    share: &'a Path,
-    policy: &'a Path,
-    /// Its user data folder, apart from this machine's.
-    data: PathBuf,
-    root: PathBuf,
-    /// Whether it syncs the staged tree before the swap (as shipped), or not (to measure that).
-    sync: bool,
-}
-
-impl Updater<'_> {
-    fn install(&self, version: &str) -> Result<()> {
-        let mut command = Command::new(self.exe);
-        if !self.sync {
-            command.env("IBEX_UPDATER_BENCH_NO_SYNC", "1");
-        }
-        run(command
-            .env("IBEX_UPDATER_POLICY", self.policy)
-            .env("IBEX_UPDATER_DATA_DIR", &self.data)
-            .arg("--source")
-            .arg(self.share)
-            .arg("--install-root")
-            .arg(&self.root)
-            .args([
-                "--silent",
-                "install",
-                "--force",
-                "--component",
-                "ibex-gui",
-                "--version",
-                version,
-            ]))
-    }
-}
-
-fn remove_if_there(dir: &Path) -> Result<()> {
-    match fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("remove {}", dir.display()))
-        }
-        _ => Ok(()),
-    }
-}
-
 /// Today's scripts: delete the folder, `7z x -aoa`, then copy the share's tree over it.
 fn baseline(seven_zip: &str, archive: &Path, tree: &Path, dest: &Path) -> Result<()> {
     remove_if_there(dest)?;
@@ -353,140 +309,6 @@ fn extract_with_7z(seven_zip: &str, archive: &Path, dest: &Path) -> Result<()> {
         .args(["x", "-bd", "-y", "-aoa"])
         .arg(format!("-o{}", dest.display()))
         .arg(archive))
-}
-
-/// A share with releases 1.0.0, 1.0.1 and 1.0.2 of one client-sized kit (the archive is shared
-/// through hard links; only VERSION.txt differs), and the patch release [`PATCH`], whose tree
-/// has every 20th file changed. Made once and reused. Returns the share and the patch's changed
-/// bytes.
-fn prepare_share(options: &Options, seven_zip: &str) -> Result<(PathBuf, u64)> {
-    let share = options
-        .dir
-        .join(format!("share-v3-{}-{}", options.files, options.megabytes));
-    let changed_file = share.join("changed-bytes.txt");
-    if let Ok(text) = fs::read_to_string(&changed_file) {
-        return Ok((share, text.trim().parse()?));
-    }
-    let _ = fs::remove_dir_all(&share);
-    let tree = share.join("1.0.0/Client/Client");
-    println!(
-        "generating a {}-file, {} MB client tree in {} ...",
-        options.files,
-        options.megabytes,
-        tree.display()
-    );
-    generate_tree(&tree, options.files, options.megabytes * 1_000_000)?;
-    // The program that makes the kit a working IBEX GUI.
-    fs::write(tree.join("ibex-client.exe"), "ibex client")?;
-    let archive = archive_tree(seven_zip, &tree, &share.join("1.0.0"))?;
-    let patch_tree = share.join(PATCH).join("Client/Client");
-    let changed = patch_of(&tree, &patch_tree)?;
-    archive_tree(seven_zip, &patch_tree, &share.join(PATCH))?;
-    for version in ["1.0.0", "1.0.1", "1.0.2", PATCH] {
-        let kit = share.join(version).join("Client");
-        fs::create_dir_all(kit.join("Client"))?;
-        fs::create_dir_all(kit.join("zips"))?;
-        if !kit.join("zips/Client.7z").exists() {
-            fs::hard_link(&archive, kit.join("zips/Client.7z"))?;
-        }
-        fs::write(kit.join("Client/VERSION.txt"), format!("{version}\r\n"))?;
-        fs::write(kit.join("Client/BUILD_NUMBER.txt"), "1\r\n")?;
-        fs::write(kit.join("COPY_COMPLETE.txt"), "")?;
-    }
-    // Written last: its presence says the share is complete.
-    fs::write(&changed_file, changed.to_string())?;
-    Ok((share, changed))
-}
-
-/// `<release>/Client/zips/Client.7z` of `tree`, made as the release build does.
-fn archive_tree(seven_zip: &str, tree: &Path, release: &Path) -> Result<PathBuf> {
-    let archive = release.join("Client/zips/Client.7z");
-    fs::create_dir_all(archive.parent().context("archive has a folder")?)?;
-    run(Command::new(seven_zip)
-        .args(["a", "-bd", "-y", "-mx1", "-mf=off", "-r"])
-        .arg(&archive)
-        .arg(".")
-        .current_dir(tree))?;
-    Ok(archive)
-}
-
-/// `patch` as a copy of `base` (hard links) with about 5 % of its bytes changed: files are
-/// rewritten (same size, new bytes) while that keeps the changed share at or under 5 %.
-/// Returns the bytes of the files changed.
-fn patch_of(base: &Path, patch: &Path) -> Result<u64> {
-    let mut files = Vec::new();
-    let mut stack = vec![base.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    let (mut changed, mut seen) = (0, 0);
-    for file in &files {
-        let to = patch.join(file.strip_prefix(base)?);
-        fs::create_dir_all(to.parent().context("a file has a folder")?)?;
-        let size = fs::metadata(file)?.len();
-        seen += size;
-        if (changed + size) * 20 <= seen {
-            let mut bytes = fs::read(file)?;
-            for b in &mut bytes {
-                *b = b.wrapping_add(1);
-            }
-            fs::write(&to, &bytes)?;
-            changed += bytes.len() as u64;
-        } else {
-            fs::hard_link(file, &to)?;
-        }
-    }
-    Ok(changed)
-}
-
-/// A tree shaped like the client: many small files in nested plugin folders and a few large
-/// ones; half the bytes compress like class files and text, half are already compressed (jars).
-fn generate_tree(tree: &Path, files: usize, bytes: u64) -> Result<()> {
-    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
-    let large = (files / 1000).max(1);
-    let large_bytes = bytes * 3 / 10;
-    let small_each = (bytes - large_bytes) / (files - large) as u64;
-    let words = [
-        "plugin", "eclipse", "ibex", "block", "config", "synoptic", "epics", "device", "<xml>",
-        "</xml>",
-    ];
-    for i in 0..files {
-        let dir = tree.join(format!("plugins/bundle_{:03}/lib_{:02}", i % 400, i % 7));
-        fs::create_dir_all(&dir)?;
-        let size = if i < large {
-            large_bytes / large as u64
-        } else {
-            small_each / 2 + next() % small_each
-        };
-        let mut content = Vec::with_capacity(size as usize);
-        if i % 2 == 0 {
-            while (content.len() as u64) < size {
-                content.extend_from_slice(&next().to_le_bytes());
-            }
-        } else {
-            while (content.len() as u64) < size {
-                content.extend_from_slice(words[(next() % words.len() as u64) as usize].as_bytes());
-                content.push(b' ');
-            }
-        }
-        content.truncate(size as usize);
-        fs::File::create(dir.join(format!("file_{i:05}.bin")))?.write_all(&content)?;
-    }
-    Ok(())
 }
 
 fn parse_args() -> Result<Options> {

@@ -5,6 +5,8 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::mpsc;
+use std::thread;
 
 use sha2::{Digest, Sha256};
 
@@ -73,4 +75,65 @@ pub fn of_reader(data: &mut dyn Read) -> io::Result<(u64, String)> {
 pub fn of_file(path: &Path) -> Result<(u64, String), UpdateError> {
     let mut file = File::open(path).map_err(UpdateError::io("read", path))?;
     of_reader(&mut file).map_err(UpdateError::io("read", path))
+}
+
+/// SHA-256 on a thread of its own: the thread that receives or reads the bytes and writes them
+/// hands each buffer over and goes on, instead of waiting for the hash. Buffers come back to be
+/// filled again, so that a download allocates only a few.
+#[derive(Debug)]
+pub struct HashThread {
+    full: Option<mpsc::SyncSender<Vec<u8>>>,
+    empty: mpsc::Receiver<Vec<u8>>,
+    thread: Option<thread::JoinHandle<Sha256>>,
+}
+
+/// Buffers in flight between the two threads.
+const IN_FLIGHT: usize = 4;
+
+impl HashThread {
+    /// Goes on from `hasher` (a fresh one, or the state of a resumed download).
+    pub fn start(hasher: Sha256) -> io::Result<HashThread> {
+        let (full, to_hash) = mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
+        let (hashed, empty) = mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT + 1);
+        let thread = thread::Builder::new()
+            .name("sha256".into())
+            .spawn(move || {
+                let mut hasher = hasher;
+                for buf in to_hash {
+                    hasher.update(&buf);
+                    // The other side may have stopped taking buffers back.
+                    let _ = hashed.try_send(buf);
+                }
+                hasher
+            })?;
+        Ok(HashThread {
+            full: Some(full),
+            empty,
+            thread: Some(thread),
+        })
+    }
+
+    /// A buffer of `len` bytes to fill: one handed back, or a new one.
+    pub fn buffer(&self, len: usize) -> Vec<u8> {
+        let mut buf = self.empty.try_recv().unwrap_or_default();
+        buf.resize(len, 0);
+        buf
+    }
+
+    /// Hashes `buf` after everything handed over before it.
+    pub fn update(&self, buf: Vec<u8>) {
+        if let Some(full) = &self.full {
+            // The thread only stops when `full` is dropped, so this cannot fail.
+            let _ = full.send(buf);
+        }
+    }
+
+    /// The hash of everything handed over, once the thread has caught up.
+    pub fn finish(mut self) -> Sha256 {
+        self.full = None;
+        self.thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default()
+    }
 }

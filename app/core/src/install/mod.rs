@@ -6,6 +6,7 @@
 
 pub mod checkpoint;
 pub mod extract;
+mod file_checks;
 mod fixups;
 pub mod history;
 pub mod journal;

@@ -16,17 +16,17 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 
 use sevenz_rust2::{Archive, ArchiveEntry, BlockDecoder, Password};
-use sha2::{Digest, Sha256};
 
 use super::extract::{check_entry, describe, set_unix_mode};
+use super::file_checks::FileChecks;
 use crate::archive::MEMORY_LIMIT_KB;
 use crate::client::component::Component;
-use crate::digest;
 use crate::error::UpdateError;
 use crate::fsx::Syncer;
 use crate::index::FileEntry;
 use crate::progress::{Progress, Stage};
 
+/// Bytes decoded before they are written and handed to the hashing thread.
 const CHUNK: usize = 1 << 18;
 
 /// What was unpacked.
@@ -70,6 +70,7 @@ pub fn unpack_listed(
         .map(|e| e.size)
         .sum();
     progress.stage(component, Stage::Extract, Some(total));
+    let checks = FileChecks::start().map_err(UpdateError::io("hash", archive))?;
     let mut writer = ListedWriter {
         archive: &shown,
         dest,
@@ -77,7 +78,7 @@ pub fn unpack_listed(
         needed,
         progress,
         syncer,
-        buf: vec![0u8; CHUNK],
+        checks: &checks,
         done: Unpacked {
             blocks: contents.blocks.len(),
             ..Unpacked::default()
@@ -135,7 +136,15 @@ pub fn unpack_listed(
     for entry in empty {
         writer.write(entry, &mut io::empty())?;
     }
-    Ok(writer.done)
+    let done = writer.done;
+    match checks.finish() {
+        None => Ok(done),
+        Some(mismatch) => Err(UpdateError::ChecksumMismatch {
+            path: format!("{} in {shown}", mismatch.name),
+            expected: mismatch.expected,
+            actual: mismatch.actual,
+        }),
+    }
 }
 
 /// The archive must hold exactly the files the manifest lists, at the sizes it gives, and no
@@ -198,7 +207,8 @@ struct ListedWriter<'a> {
     needed: &'a HashSet<&'a str>,
     progress: &'a dyn Progress,
     syncer: Option<&'a Syncer>,
-    buf: Vec<u8>,
+    /// Hashes each file on another thread while the next is decoded.
+    checks: &'a FileChecks,
     done: Unpacked,
 }
 
@@ -230,38 +240,37 @@ impl ListedWriter<'_> {
         };
         // One byte past the listed size is enough to tell that a file is too long.
         let mut data = data.take(listed.size.saturating_add(1));
-        let mut hasher = Sha256::new();
         let mut size = 0u64;
         loop {
-            let n = match data.read(&mut self.buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(UpdateError::CorruptArchive {
-                        path: self.archive.to_string(),
-                        detail: format!("'{name}' could not be decoded: {e}"),
-                    });
-                }
-            };
+            let mut buf = self.checks.buffer(CHUNK);
+            let n = fill(&mut data, &mut buf).map_err(|e| UpdateError::CorruptArchive {
+                path: self.archive.to_string(),
+                detail: format!("'{name}' could not be decoded: {e}"),
+            })?;
+            if n == 0 {
+                break;
+            }
             if self.progress.cancelled() {
                 return Err(UpdateError::Cancelled);
             }
-            hasher.update(&self.buf[..n]);
-            out.write_all(&self.buf[..n])
+            buf.truncate(n);
+            out.write_all(&buf)
                 .map_err(UpdateError::io("write", &path))?;
+            self.checks.bytes(buf);
             size += n as u64;
             self.done.bytes += n as u64;
             self.progress.advance(self.done.bytes);
         }
-        let actual = digest::hex(hasher);
-        if size != listed.size || actual != listed.sha256 {
-            return Err(UpdateError::ChecksumMismatch {
-                path: format!("{} in {}", name, self.archive),
-                expected: listed.sha256.clone(),
-                actual,
+        if size != listed.size {
+            return Err(UpdateError::CorruptArchive {
+                path: self.archive.to_string(),
+                detail: format!(
+                    "'{name}' unpacks to {size} bytes, and the signed manifest lists {}",
+                    listed.size
+                ),
             });
         }
+        self.checks.end(name.clone(), listed.sha256.clone());
         set_unix_mode(&path, entry)?;
         self.done.files += 1;
         match self.syncer {
@@ -269,4 +278,18 @@ impl ListedWriter<'_> {
             None => Ok(()),
         }
     }
+}
+
+/// Reads into `buf` until it is full or `data` ends; returns how much it holds.
+fn fill(data: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match data.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }

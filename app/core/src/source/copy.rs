@@ -5,8 +5,10 @@ use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::path::Path;
 
+use sha2::{Digest, Sha256};
+
 use super::ArchiveStream;
-use crate::digest::HashingReader;
+use crate::digest::{self, HashThread};
 use crate::error::UpdateError;
 use crate::progress::Progress;
 
@@ -25,30 +27,31 @@ pub fn copy_and_hash(
     progress: &dyn Progress,
 ) -> Result<String, UpdateError> {
     let mut out = File::create(dest).map_err(UpdateError::io("create", dest))?;
-    let mut reader = HashingReader::new(stream.reader);
-    let mut buf = vec![0u8; CHUNK];
+    let hash = HashThread::start(Sha256::new()).map_err(UpdateError::io("hash", dest))?;
+    let mut reader = stream.reader;
+    let mut copied = 0u64;
     loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(UpdateError::SourceUnreachable {
-                    location: origin.to_string(),
-                    cause: e,
-                });
-            }
-        };
+        let mut buf = hash.buffer(CHUNK);
+        let n = fill(&mut reader, &mut buf).map_err(|cause| UpdateError::SourceUnreachable {
+            location: origin.to_string(),
+            cause,
+        })?;
+        if n == 0 {
+            break;
+        }
         if progress.cancelled() {
             return Err(UpdateError::Cancelled);
         }
-        out.write_all(&buf[..n])
+        buf.truncate(n);
+        out.write_all(&buf)
             .map_err(UpdateError::io("write", dest))?;
-        progress.advance(reader.len());
+        copied += n as u64;
+        hash.update(buf);
+        progress.advance(copied);
     }
     // No fsync: a staged archive is only read back by this process, and recovery discards
     // staging after a crash anyway.
-    let (copied, actual) = reader.finish();
+    let actual = digest::hex(hash.finish());
     if let Some(expected) = expected_len.or(stream.len).filter(|&e| e != copied) {
         return Err(UpdateError::Truncated {
             path: origin.to_string(),
@@ -64,4 +67,18 @@ pub fn copy_and_hash(
         });
     }
     Ok(actual)
+}
+
+/// Reads into `buf` until it is full or the stream ends; returns how much it holds.
+fn fill(reader: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }

@@ -14,7 +14,7 @@ use reqwest::blocking::{Client, Response};
 use reqwest::header::{CONTENT_RANGE, RANGE};
 use sha2::{Digest, Sha256};
 
-use crate::digest::{self, HashingReader};
+use crate::digest::{self, HashThread, HashingReader};
 use crate::error::UpdateError;
 use crate::progress::Progress;
 use crate::retry::{Attempt, GaveUp, Retry};
@@ -267,6 +267,9 @@ fn resumes_at(response: &Response) -> Option<u64> {
         .ok()
 }
 
+/// Bytes received before they are written and handed to the hashing thread: few large writes.
+const BUFFER: usize = 1 << 20;
+
 fn copy_body(
     body: &mut Response,
     wanted: &Wanted<'_>,
@@ -274,54 +277,103 @@ fn copy_body(
     min_rate: MinRate,
     progress: &dyn Progress,
 ) -> Result<(), Attempt<UpdateError>> {
-    let mut body = HashingReader::resume(body, state.hasher.clone(), state.len);
-    let mut buf = vec![0u8; 1 << 16];
-    let mut window = (Instant::now(), state.len);
-    loop {
-        let (since, at) = window;
-        let elapsed = since.elapsed();
-        if elapsed >= min_rate.window {
-            let rate = (state.len - at) as f64 / elapsed.as_secs_f64();
-            if rate < min_rate.bytes_per_second as f64 {
-                // The partial file stays, for the next attempt to resume.
-                return Err(Attempt::Transient(format!(
-                    "the transfer slowed to {rate:.0} bytes/s over {:.0} s, under the {} bytes/s that counts as progress",
-                    elapsed.as_secs_f64(),
-                    min_rate.bytes_per_second
-                )));
-            }
-            window = (Instant::now(), state.len);
-        }
-        if progress.cancelled() {
-            // The partial file stays, for the next attempt to resume.
-            return Err(Attempt::Fatal(UpdateError::Cancelled));
-        }
-        let n = match body.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Attempt::Transient(format!("the connection broke: {e}"))),
-        };
-        if body.len() > wanted.size {
+    let hash = HashThread::start(state.hasher.clone())
+        .map_err(|e| Attempt::Fatal(UpdateError::io("hash", &state.path)(e)))?;
+    let received = receive(body, wanted, state, min_rate, progress, &hash);
+    // Whatever happened, the hash covers exactly what was written, for a resume to go on from.
+    state.hasher = hash.finish();
+    match received {
+        Err(Received::TooLong) => {
             state.restart().map_err(Attempt::Fatal)?;
-            return Err(Attempt::Transient(format!(
+            Err(Attempt::Transient(format!(
                 "the server sent more than the {} bytes the index lists",
                 wanted.size
-            )));
+            )))
         }
-        state
-            .file
-            .write_all(&buf[..n])
-            .map_err(|e| Attempt::Fatal(UpdateError::io("write", &state.path)(e)))?;
-        (state.hasher, state.len) = body.state();
-        progress.advance(state.len);
-    }
-    if state.len < wanted.size {
-        return Err(Attempt::Transient(format!(
+        Err(Received::Failed(e)) => Err(e),
+        Ok(()) if state.len < wanted.size => Err(Attempt::Transient(format!(
             "the body ended after {} of {} bytes",
             state.len, wanted.size
-        )));
+        ))),
+        Ok(()) => Ok(()),
     }
+}
+
+enum Received {
+    TooLong,
+    Failed(Attempt<UpdateError>),
+}
+
+/// Writes the body after what `state` holds, handing every written buffer to `hash`.
+fn receive(
+    body: &mut Response,
+    wanted: &Wanted<'_>,
+    state: &mut Partial,
+    min_rate: MinRate,
+    progress: &dyn Progress,
+    hash: &HashThread,
+) -> Result<(), Received> {
+    let mut window = (Instant::now(), state.len);
+    let mut ended = false;
+    while !ended {
+        let mut buf = hash.buffer(BUFFER);
+        let mut filled = 0;
+        let mut stopped = None;
+        while filled < buf.len() {
+            let (since, at) = window;
+            let elapsed = since.elapsed();
+            let received = state.len + filled as u64;
+            if elapsed >= min_rate.window {
+                let rate = (received - at) as f64 / elapsed.as_secs_f64();
+                if rate < min_rate.bytes_per_second as f64 {
+                    stopped = Some(Attempt::Transient(format!(
+                        "the transfer slowed to {rate:.0} bytes/s over {:.0} s, under the {} bytes/s that counts as progress",
+                        elapsed.as_secs_f64(),
+                        min_rate.bytes_per_second
+                    )));
+                    break;
+                }
+                window = (Instant::now(), received);
+            }
+            if progress.cancelled() {
+                stopped = Some(Attempt::Fatal(UpdateError::Cancelled));
+                break;
+            }
+            match body.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    ended = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    stopped = Some(Attempt::Transient(format!("the connection broke: {e}")));
+                    break;
+                }
+            }
+            if state.len + filled as u64 > wanted.size {
+                return Err(Received::TooLong);
+            }
+            progress.advance(state.len + filled as u64);
+        }
+        // What arrived is kept even when the transfer stops: the next attempt resumes after it.
+        buf.truncate(filled);
+        keep(state, buf, hash)?;
+        if let Some(stopped) = stopped {
+            return Err(Received::Failed(stopped));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `buf` after what `state` holds, and hands it to the hashing thread.
+fn keep(state: &mut Partial, buf: Vec<u8>, hash: &HashThread) -> Result<(), Received> {
+    state
+        .file
+        .write_all(&buf)
+        .map_err(|e| Received::Failed(Attempt::Fatal(UpdateError::io("write", &state.path)(e))))?;
+    state.len += buf.len() as u64;
+    hash.update(buf);
     Ok(())
 }
 
