@@ -137,3 +137,35 @@ impl HashThread {
             .unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_thread_gives_the_hash_of_everything_handed_over_in_order() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let thread = HashThread::start(Sha256::new()).unwrap();
+        for chunk in data.chunks(100_000) {
+            let mut buf = thread.buffer(chunk.len());
+            buf.copy_from_slice(chunk);
+            thread.update(buf);
+        }
+        let expected = of_reader(&mut &data[..]).unwrap().1;
+        assert_eq!(hex(thread.finish()), expected);
+    }
+
+    #[test]
+    fn a_resumed_hash_goes_on_from_the_state_it_was_given() {
+        let mut earlier = Sha256::new();
+        earlier.update(b"hello ");
+        let thread = HashThread::start(earlier).unwrap();
+        let mut buf = thread.buffer(5);
+        buf.copy_from_slice(b"world");
+        thread.update(buf);
+        assert_eq!(
+            hex(thread.finish()),
+            of_reader(&mut &b"hello world"[..]).unwrap().1
+        );
+    }
+}

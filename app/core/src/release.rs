@@ -4,9 +4,10 @@
 use std::fmt;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::client::component::Component;
 use crate::client::version::{ReleaseName, Version};
-use crate::index::FileEntry;
 
 /// One release folder and the kits it holds.
 #[derive(Debug, Clone)]
@@ -23,6 +24,16 @@ impl Release {
     pub fn complete_kit(&self, component: Component) -> Option<&Kit> {
         self.kit(component).filter(|k| k.is_complete())
     }
+}
+
+/// One file of an unpacked kit, as a signed index lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    /// Relative, with `/` separators.
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
 }
 
 /// One component's kit inside a release.

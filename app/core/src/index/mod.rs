@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::component::Component;
 use crate::clock::from_unix_seconds;
 use crate::error::UpdateError;
+pub use crate::release::FileEntry;
 
 pub const INDEX_FILE: &str = "index.json";
 pub const SIGNATURE_FILE: &str = "index.json.minisig";
@@ -76,15 +77,6 @@ pub struct IndexKit {
     pub version: String,
     /// Every file of the unpacked tree as the updater installs it.
     pub files: Vec<FileEntry>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileEntry {
-    /// Relative, with `/` separators.
-    pub path: String,
-    pub size: u64,
-    pub sha256: String,
 }
 
 impl ReleaseIndex {

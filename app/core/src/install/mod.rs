@@ -323,10 +323,10 @@ fn prepare(
 
     let tree = tx_dir.join(component.id());
     fs::create_dir_all(&tree).map_err(UpdateError::io("create", &tree))?;
-    let syncer = options.sync.then(|| Syncer::start(SYNC_THREADS));
+    let syncer = (options.sync && fsx::SYNC_EACH_FILE).then(|| Syncer::start(SYNC_THREADS));
     let (sha256, staged, recorded) = match &kit.manifest {
         Some(manifest) => {
-            let from_archive = from_archive(kit, manifest);
+            let mut from_archive = from_archive(kit, manifest);
             let staged = stage_changed_files(
                 root,
                 source,
@@ -339,6 +339,8 @@ fn prepare(
                 progress,
                 syncer.as_ref(),
             )?;
+            // What the GUI and the updater write to is not recorded: its time says nothing.
+            from_archive.retain(|e| !reuse::is_gui_state(&e.path));
             let sha256 = kit.sha256.clone().unwrap_or_default();
             (sha256, Some(staged), from_archive)
         }
@@ -384,6 +386,8 @@ fn prepare(
             .collect();
         fsx::sync_files(&written_after)?;
         fsx::sync_folders(&tree)?;
+    } else if options.sync {
+        fsx::sync_filesystem_of(&tree)?;
     }
     if !recorded.is_empty() {
         tree_record::write(&tree, recorded)?;
