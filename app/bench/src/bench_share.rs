@@ -46,7 +46,7 @@ pub fn prepare(
     seven_zip: &str,
     updater: &Path,
 ) -> Result<BenchShare> {
-    let root = dir.join(format!("share-v4-{files}-{megabytes}"));
+    let root = dir.join(format!("share-v5-{files}-{megabytes}"));
     let changed_file = root.join("changed-bytes.txt");
     let changed_bytes = match fs::read_to_string(&changed_file) {
         Ok(text) => text.trim().parse()?,
@@ -156,24 +156,29 @@ fn files_of(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// `patch` as a copy of `base` (hard links) with about 5 % of its bytes changed: files are
-/// rewritten (same size, new bytes) while that keeps the changed share at or under 5 %.
-/// Returns the bytes of the files changed.
+/// `patch` as a copy of `base` (hard links) with about 5 % of its bytes changed (same sizes, new
+/// bytes), in the small files of a run of plugin folders from the middle of the tree on, as a
+/// patch release changes a few of IBEX's own plugins and none of Eclipse's or the JRE's. Returns
+/// the bytes of the files changed.
 fn patch_of(base: &Path, patch: &Path) -> Result<u64> {
     let files = files_of(base)?;
-    let (mut changed, mut seen) = (0, 0);
+    let mut total = 0;
+    for file in &files {
+        total += fs::metadata(file)?.len();
+    }
+    let first_changed = base.join("plugins/bundle_200");
+    let mut changed = 0;
     for file in &files {
         let to = patch.join(file.strip_prefix(base)?);
         fs::create_dir_all(to.parent().context("a file has a folder")?)?;
         let size = fs::metadata(file)?.len();
-        seen += size;
-        if (changed + size) * 20 <= seen {
+        if *file >= first_changed && size < 1 << 20 && (changed + size) * 20 <= total {
             let mut bytes = fs::read(file)?;
             for b in &mut bytes {
                 *b = b.wrapping_add(1);
             }
             fs::write(&to, &bytes)?;
-            changed += bytes.len() as u64;
+            changed += size;
         } else {
             fs::hard_link(file, &to)?;
         }

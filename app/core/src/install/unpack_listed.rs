@@ -14,6 +14,9 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::thread;
 
 use sevenz_rust2::{Archive, ArchiveEntry, BlockDecoder, Password};
 
@@ -28,6 +31,8 @@ use crate::progress::{Progress, Stage};
 
 /// Bytes decoded before they are written and handed to the hashing thread.
 const CHUNK: usize = 1 << 18;
+/// Solid blocks decoded at once, at most.
+const MAX_WORKERS: usize = 4;
 
 /// What was unpacked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -70,77 +75,177 @@ pub fn unpack_listed(
         .map(|e| e.size)
         .sum();
     progress.stage(component, Stage::Extract, Some(total));
-    let checks = FileChecks::start().map_err(UpdateError::io("hash", archive))?;
-    let mut writer = ListedWriter {
+    let shared = Shared {
         archive: &shown,
+        archive_path: archive,
         dest,
         listed,
         needed,
         progress,
         syncer,
-        checks: &checks,
-        done: Unpacked {
-            blocks: contents.blocks.len(),
-            ..Unpacked::default()
-        },
+        written: Mutex::new(HashSet::new()),
+        bytes: AtomicU64::new(0),
+        failed: AtomicBool::new(false),
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-    let password = Password::empty();
-    for block in 0..contents.blocks.len() {
-        let mut decoder = BlockDecoder::new_with_memory_limit(
-            threads,
-            MEMORY_LIMIT_KB,
-            block,
-            &contents,
-            &password,
-            &mut file,
-        );
-        decoder.set_thread_count(threads);
-        let Some(last_needed) = decoder
-            .entries()
-            .iter()
-            .rposition(|e| e.has_stream && writer.is_needed(e))
-        else {
-            continue;
-        };
-        writer.done.blocks_read += 1;
-        let mut index = 0;
-        let mut failure = None;
-        let result = decoder.for_each_entries(&mut |entry: &ArchiveEntry, data: &mut dyn Read| {
-            let at = index;
-            index += 1;
-            if writer.is_needed(entry)
-                && let Err(e) = writer.write(entry, data)
-            {
-                failure = Some(e);
-                return Err(sevenz_rust2::Error::Other(Cow::Borrowed(
-                    "unpacking stopped",
-                )));
-            }
-            // Past the block's last needed file, the rest of it is not decoded.
-            Ok(at < last_needed)
-        });
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        result.map_err(corrupt)?;
-    }
+    let blocks: Vec<usize> = (0..contents.blocks.len())
+        .filter(|&block| {
+            let first = contents.stream_map.block_first_file_index[block];
+            contents.files[first..]
+                .iter()
+                .zip(&contents.stream_map.file_block_index[first..])
+                .take_while(|(_, b)| b.is_none_or(|b| b == block))
+                .any(|(e, b)| b.is_some() && shared.is_needed(e))
+        })
+        .collect();
+    let mut done = unpack_blocks_in_parallel(&shared, &contents, &blocks)?;
+    done.blocks = contents.blocks.len();
+
     // Empty files belong to no block.
+    let checks = FileChecks::start().map_err(UpdateError::io("hash", archive))?;
+    let mut writer = ListedWriter::new(&shared, &checks);
     let empty: Vec<&ArchiveEntry> = contents
         .files
         .iter()
         .zip(&contents.stream_map.file_block_index)
-        .filter(|(e, block)| block.is_none() && writer.is_needed(e))
+        .filter(|(e, block)| block.is_none() && shared.is_needed(e))
         .map(|(e, _)| e)
         .collect();
     for entry in empty {
         writer.write(entry, &mut io::empty())?;
     }
+    done.files += writer.done.files;
+    done.bytes = shared.bytes.load(Ordering::Relaxed);
+    checked(checks, &shown)?;
+    Ok(done)
+}
+
+/// Decodes `blocks` on a few threads at once, each with its own handle on the archive and its
+/// own hashing thread: solid blocks are independent, and one LZMA stream keeps one core busy.
+fn unpack_blocks_in_parallel(
+    shared: &Shared<'_>,
+    contents: &Archive,
+    blocks: &[usize],
+) -> Result<Unpacked, UpdateError> {
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = cores.min(MAX_WORKERS).min(blocks.len()).max(1);
+    // Each decoder's dictionary is bounded so that all of them together stay within the limit.
+    let memory_kb = MEMORY_LIMIT_KB / workers;
+    let threads_each = (cores / workers).max(1) as u32;
+    let next = AtomicUsize::new(0);
+    let outcomes: Vec<Result<Unpacked, UpdateError>> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|n| {
+                thread::Builder::new()
+                    .name(format!("unpack-{n}"))
+                    .spawn_scoped(scope, || {
+                        unpack_blocks(shared, contents, blocks, &next, threads_each, memory_kb)
+                    })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| match handle {
+                Ok(handle) => handle.join().unwrap_or_else(|_| {
+                    Err(UpdateError::io("unpack", shared.archive_path)(
+                        io::Error::other("an unpacking thread panicked"),
+                    ))
+                }),
+                Err(e) => Err(UpdateError::io("unpack", shared.archive_path)(e)),
+            })
+            .collect()
+    });
+    let mut done = Unpacked::default();
+    for outcome in outcomes {
+        let part = outcome?;
+        done.files += part.files;
+        done.blocks_read += part.blocks_read;
+    }
+    Ok(done)
+}
+
+/// One unpacking thread: takes the next block still to do until there are none, or another
+/// thread has failed.
+fn unpack_blocks(
+    shared: &Shared<'_>,
+    contents: &Archive,
+    blocks: &[usize],
+    next: &AtomicUsize,
+    threads: u32,
+    memory_kb: usize,
+) -> Result<Unpacked, UpdateError> {
+    let path = shared.archive_path;
+    let mut file = File::open(path).map_err(UpdateError::io("open", path))?;
+    let checks = FileChecks::start().map_err(UpdateError::io("hash", path))?;
+    let mut writer = ListedWriter::new(shared, &checks);
+    let outcome = (|| {
+        while !shared.failed.load(Ordering::Relaxed) {
+            let Some(&block) = blocks.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                break;
+            };
+            unpack_block(&mut writer, contents, block, &mut file, threads, memory_kb)?;
+        }
+        Ok(())
+    })();
     let done = writer.done;
+    let verdict = checked(checks, shared.archive);
+    if outcome.is_err() || verdict.is_err() {
+        shared.failed.store(true, Ordering::Relaxed);
+    }
+    outcome.and(verdict).map(|()| done)
+}
+
+/// Decodes one solid block as far as its last needed file, writing the needed ones.
+fn unpack_block(
+    writer: &mut ListedWriter<'_>,
+    contents: &Archive,
+    block: usize,
+    file: &mut File,
+    threads: u32,
+    memory_kb: usize,
+) -> Result<(), UpdateError> {
+    let password = Password::empty();
+    let mut decoder =
+        BlockDecoder::new_with_memory_limit(threads, memory_kb, block, contents, &password, file);
+    decoder.set_thread_count(threads);
+    let Some(last_needed) = decoder
+        .entries()
+        .iter()
+        .rposition(|e| e.has_stream && writer.shared.is_needed(e))
+    else {
+        return Ok(());
+    };
+    writer.done.blocks_read += 1;
+    let mut index = 0;
+    let mut failure = None;
+    let result = decoder.for_each_entries(&mut |entry: &ArchiveEntry, data: &mut dyn Read| {
+        let at = index;
+        index += 1;
+        if writer.shared.is_needed(entry)
+            && let Err(e) = writer.write(entry, data)
+        {
+            failure = Some(e);
+            return Err(sevenz_rust2::Error::Other(Cow::Borrowed(
+                "unpacking stopped",
+            )));
+        }
+        // Past the block's last needed file, the rest of it is not decoded.
+        Ok(at < last_needed)
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    result.map(drop).map_err(|e| UpdateError::CorruptArchive {
+        path: writer.shared.archive.to_string(),
+        detail: describe(&e),
+    })
+}
+
+/// The verdict of a hashing thread, as the install's error.
+fn checked(checks: FileChecks, archive: &str) -> Result<(), UpdateError> {
     match checks.finish() {
-        None => Ok(done),
+        None => Ok(()),
         Some(mismatch) => Err(UpdateError::ChecksumMismatch {
-            path: format!("{} in {shown}", mismatch.name),
+            path: format!("{} in {archive}", mismatch.name),
             expected: mismatch.expected,
             actual: mismatch.actual,
         }),
@@ -199,58 +304,100 @@ fn manifest_name(entry: &ArchiveEntry) -> String {
     entry.name.replace('\\', "/")
 }
 
-/// Writes the needed entries, each checked against the manifest.
-struct ListedWriter<'a> {
+/// What every unpacking thread shares.
+struct Shared<'a> {
+    /// The archive, for messages.
     archive: &'a str,
+    archive_path: &'a Path,
     dest: &'a Path,
     listed: &'a HashMap<&'a str, &'a FileEntry>,
     needed: &'a HashSet<&'a str>,
     progress: &'a dyn Progress,
     syncer: Option<&'a Syncer>,
-    /// Hashes each file on another thread while the next is decoded.
+    written: Mutex<HashSet<String>>,
+    /// Bytes written by all the threads, for the progress shown.
+    bytes: AtomicU64,
+    /// Set by a thread that failed, so that the others stop.
+    failed: AtomicBool,
+}
+
+impl Shared<'_> {
+    /// Whether `entry` is a file still to be written. An archive that names a file twice gets
+    /// only its first copy written (and checked).
+    fn is_needed(&self, entry: &ArchiveEntry) -> bool {
+        let name = manifest_name(entry);
+        !entry.is_directory
+            && self.needed.contains(name.as_str())
+            && !self
+                .written
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(&name)
+    }
+}
+
+/// Writes needed entries, each checked against the manifest on `checks`' thread.
+struct ListedWriter<'a> {
+    shared: &'a Shared<'a>,
     checks: &'a FileChecks,
     done: Unpacked,
 }
 
-impl ListedWriter<'_> {
-    fn is_needed(&self, entry: &ArchiveEntry) -> bool {
-        !entry.is_directory && self.needed.contains(manifest_name(entry).as_str())
+impl<'a> ListedWriter<'a> {
+    fn new(shared: &'a Shared<'a>, checks: &'a FileChecks) -> Self {
+        ListedWriter {
+            shared,
+            checks,
+            done: Unpacked::default(),
+        }
     }
 
     fn write(&mut self, entry: &ArchiveEntry, data: &mut dyn Read) -> Result<(), UpdateError> {
         let name = manifest_name(entry);
-        let Some(&listed) = self.listed.get(name.as_str()) else {
+        let Some(&listed) = self.shared.listed.get(name.as_str()) else {
             return Err(UpdateError::CorruptArchive {
-                path: self.archive.to_string(),
+                path: self.shared.archive.to_string(),
                 detail: format!("it holds '{name}', which the signed manifest does not list"),
             });
         };
         let relative = check_entry(entry).map_err(|reason| UpdateError::UnsafeArchiveEntry {
-            archive: self.archive.to_string(),
+            archive: self.shared.archive.to_string(),
             entry: entry.name.clone(),
             reason,
         })?;
-        let path = self.dest.join(relative);
+        let path = self.shared.dest.join(relative);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(UpdateError::io("create", parent))?;
         }
         let mut out = match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(out) => out,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(UpdateError::UnsafeArchiveEntry {
+                    archive: self.shared.archive.to_string(),
+                    entry: entry.name.clone(),
+                    reason: "a name the archive has already written",
+                });
+            }
             Err(e) => return Err(UpdateError::io("create", &path)(e)),
         };
+        self.shared
+            .written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.clone());
         // One byte past the listed size is enough to tell that a file is too long.
         let mut data = data.take(listed.size.saturating_add(1));
         let mut size = 0u64;
         loop {
             let mut buf = self.checks.buffer(CHUNK);
             let n = fill(&mut data, &mut buf).map_err(|e| UpdateError::CorruptArchive {
-                path: self.archive.to_string(),
+                path: self.shared.archive.to_string(),
                 detail: format!("'{name}' could not be decoded: {e}"),
             })?;
             if n == 0 {
                 break;
             }
-            if self.progress.cancelled() {
+            if self.shared.progress.cancelled() {
                 return Err(UpdateError::Cancelled);
             }
             buf.truncate(n);
@@ -259,11 +406,12 @@ impl ListedWriter<'_> {
             self.checks.bytes(buf);
             size += n as u64;
             self.done.bytes += n as u64;
-            self.progress.advance(self.done.bytes);
+            let all = self.shared.bytes.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+            self.shared.progress.advance(all);
         }
         if size != listed.size {
             return Err(UpdateError::CorruptArchive {
-                path: self.archive.to_string(),
+                path: self.shared.archive.to_string(),
                 detail: format!(
                     "'{name}' unpacks to {size} bytes, and the signed manifest lists {}",
                     listed.size
@@ -273,7 +421,7 @@ impl ListedWriter<'_> {
         self.checks.end(name.clone(), listed.sha256.clone());
         set_unix_mode(&path, entry)?;
         self.done.files += 1;
-        match self.syncer {
+        match self.shared.syncer {
             Some(syncer) => syncer.sync(out, path),
             None => Ok(()),
         }
