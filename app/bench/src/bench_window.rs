@@ -68,7 +68,7 @@ fn bench(updater: &Path, data: &Path, runs: usize) -> Result<()> {
         frames[runs - 1].as_secs_f64() * 1e3
     );
     println!(
-        "RSS: median {:.1} MB (min {:.1}, max {:.1}); target < 150 MB",
+        "RSS: median {:.1} MB (min {:.1}, max {:.1}); target < 100 MB (issue 15)",
         rss[runs / 2] as f64 / 1024.0,
         rss[0] as f64 / 1024.0,
         rss[runs - 1] as f64 / 1024.0
