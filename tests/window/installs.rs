@@ -213,20 +213,62 @@ fn a_hotfix_is_installed_by_name_from_the_release_picker() {
 
 #[test]
 fn a_newer_updater_in_the_signed_index_is_offered() {
-    use ibex_updater_core::index::{signature, trust::Trust};
-    use ibex_updater_core::usecase::publish::{PublishOptions, publish};
-
     let demo = Demo::new();
-    let keys = demo.dir.path().join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    let (secret, public) = (keys.join("team.key"), keys.join("team.pub"));
-    signature::keygen(&secret, &public).unwrap();
     let build_dir = demo
         .share()
         .join("Updater/9.9.9")
         .join(ibex_updater_core::usecase::self_update::current_target());
     std::fs::create_dir_all(&build_dir).unwrap();
     std::fs::write(build_dir.join("ibex-updater"), "a newer build").unwrap();
+    let mut harness = harness(UpdaterApp::new(signed_backend(&demo)));
+    step_until(&mut harness, "the offer", |h| {
+        has_label(h, "IBEX Updater 9.9.9 is available")
+    });
+    assert!(
+        harness
+            .query_by_role_and_label(Role::Button, "Update IBEX Updater")
+            .is_some()
+    );
+}
+
+/// Going back to a release installed before, and still kept, is a swap, and the window says so.
+#[test]
+fn going_back_to_a_kept_release_says_it_was_switched_in() {
+    let demo = Demo::new();
+    let mut harness = harness(UpdaterApp::new(signed_backend(&demo)));
+    pick(&mut harness, "LARMOR");
+    let both = |release: &str| format!("IBEX GUI {release} and genie_python {release}");
+    install_by_name(
+        &mut harness,
+        "26.2.1-hotfix",
+        &format!("Installed {}.", both("26.2.1.1310")),
+    );
+    install_by_name(
+        &mut harness,
+        "26.2.0",
+        &format!("Installed {}.", both("26.2.0.1234")),
+    );
+    let kept = " (kept on this computer, so switched in at once)";
+    install_by_name(
+        &mut harness,
+        "26.2.1-hotfix",
+        &format!("Installed IBEX GUI 26.2.1.1310{kept} and genie_python 26.2.1.1310{kept}."),
+    );
+    assert_eq!(
+        demo.installed(Component::IbexGui).as_deref(),
+        Some("26.2.1.1310")
+    );
+}
+
+/// The demo's share with a signed index, and a backend that trusts its key.
+fn signed_backend(demo: &Demo) -> Backend {
+    use ibex_updater_core::index::{signature, trust::Trust};
+    use ibex_updater_core::usecase::publish::{PublishOptions, publish};
+
+    let keys = demo.dir.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let (secret, public) = (keys.join("team.key"), keys.join("team.pub"));
+    signature::keygen(&secret, &public).unwrap();
     let options = PublishOptions {
         share: demo.share(),
         key: secret,
@@ -244,17 +286,19 @@ fn a_newer_updater_in_the_signed_index_is_offered() {
     let source = ShareSource::new(demo.share()).with_trust(trust);
     let mut settings = demo.settings.clone();
     settings.demo = false;
-    let backend =
-        Backend::new(settings, demo.dir.path().join("data")).with_source(Arc::new(source));
-    let mut harness = harness(UpdaterApp::new(backend));
-    step_until(&mut harness, "the offer", |h| {
-        has_label(h, "IBEX Updater 9.9.9 is available")
-    });
-    assert!(
-        harness
-            .query_by_role_and_label(Role::Button, "Update IBEX Updater")
-            .is_some()
-    );
+    Backend::new(settings, demo.dir.path().join("data")).with_source(Arc::new(source))
+}
+
+/// Installs `release` from the release picker, and waits for the notice `done`.
+fn install_by_name(harness: &mut Harness<'_, UpdaterApp>, release: &str, done: &str) {
+    click_button(harness, "Install a specific release…");
+    let choice = format!("{release} (IBEX GUI, genie_python)");
+    step_until(harness, "the release list", |h| has_label(h, &choice));
+    harness.get_by_label(&choice).click();
+    let button = format!("Install release {release}");
+    step_until(harness, "the choice", |h| has_label(h, &button));
+    click_button(harness, &button);
+    step_until(harness, "the install", |h| has_label(h, done));
 }
 
 /// Before a lone component install that would split the GUI and genie_python across release

@@ -326,8 +326,13 @@ impl UpdaterApp {
                     .changes
                     .iter()
                     .map(|c| {
+                        let switched = if c.files.is_some_and(|f| f.switched) {
+                            " (kept on this computer, so switched in at once)"
+                        } else {
+                            ""
+                        };
                         format!(
-                            "{} {}",
+                            "{} {}{switched}",
                             c.component,
                             c.to.as_ref()
                                 .map_or_else(|| "nothing".to_string(), ToString::to_string)
