@@ -33,6 +33,54 @@ pub fn apply(
     add_rmi_hostname(&staged.join(INI_FILE), hostname)
 }
 
+/// Carries the user's state into a kept tree about to be switched in: its own, older state goes
+/// first, so that what the user has now replaces it whole rather than mixing with it.
+/// [`writes_stay_inside`] must have approved the tree.
+pub fn apply_to_kept(
+    component: Component,
+    kept: &Path,
+    current: &Path,
+    hostname: &str,
+) -> Result<(), UpdateError> {
+    if component != Component::IbexGui {
+        return Ok(());
+    }
+    for folder in USER_STATE {
+        let path = kept.join(folder);
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => crate::fsx::remove_dir_all(&path)?,
+            Ok(_) => crate::fsx::remove_file(&path)?,
+            Err(_) => {}
+        }
+    }
+    apply(component, kept, current, hostname)
+}
+
+/// Whether everything [`apply`] writes into `tree` (the user's state, `ibex-client.ini`) is absent
+/// or a real folder or file, with no link on the way: a tree the updater did not make fresh (a
+/// kept one) is checked before anything is written into it.
+pub fn writes_stay_inside(tree: &Path) -> bool {
+    let plain = |relative: &str, folder: bool| {
+        let mut path = tree.to_path_buf();
+        let parts: Vec<&str> = relative.split('/').collect();
+        for (n, part) in parts.iter().enumerate() {
+            path.push(part);
+            let last = n + 1 == parts.len();
+            match fs::symlink_metadata(&path) {
+                Err(_) => return true,
+                Ok(meta) if !last || folder => {
+                    if !meta.is_dir() {
+                        return false;
+                    }
+                }
+                Ok(meta) => return meta.is_file(),
+            }
+        }
+        true
+    };
+    USER_STATE.iter().all(|folder| plain(folder, true)) && plain(INI_FILE, false)
+}
+
 /// Copies the files under `from` over `to`. Links in the old tree are left behind: nothing is
 /// written through one, and nothing outside the tree is copied in.
 fn copy_tree(from: &Path, to: &Path) -> Result<(), UpdateError> {
@@ -84,6 +132,22 @@ fn add_rmi_hostname(ini: &Path, hostname: &str) -> Result<(), UpdateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_kept_tree_with_a_link_where_the_state_goes_is_not_written_into() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("kept");
+        fs::create_dir_all(tree.join("configuration")).unwrap();
+        fs::write(tree.join(INI_FILE), "-vmargs\n").unwrap();
+        assert!(writes_stay_inside(&tree));
+        std::os::unix::fs::symlink(dir.path(), tree.join("workspace")).unwrap();
+        assert!(!writes_stay_inside(&tree));
+        fs::remove_file(tree.join("workspace")).unwrap();
+        fs::remove_file(tree.join(INI_FILE)).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere.ini"), tree.join(INI_FILE)).unwrap();
+        assert!(!writes_stay_inside(&tree));
+    }
 
     #[test]
     fn appends_the_hostname_once_keeping_crlf() {

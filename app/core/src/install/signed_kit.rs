@@ -99,6 +99,7 @@ pub(super) fn kept_tree(root: &InstallRoot, kit: &Kit) -> Option<PathBuf> {
     kept_trees(root, kit.component).into_iter().find(|tree| {
         version_file::installed(tree) == wanted
             && tree_record::holds(tree, &expected, reuse::is_gui_state)
+            && fixups::writes_stay_inside(tree)
     })
 }
 
@@ -116,7 +117,7 @@ pub(super) fn switch_to(
         kit.release,
         tree.display()
     );
-    fixups::apply(
+    fixups::apply_to_kept(
         kit.component,
         &tree,
         &root.component_dir(kit.component),

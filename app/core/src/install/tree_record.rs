@@ -87,6 +87,10 @@ pub fn holds(tree: &Path, expected: &[&FileEntry], skip: impl Fn(&str) -> bool) 
 }
 
 fn still_recorded(tree: &Path) -> Vec<(RecordedFile, KeptFile)> {
+    // A tree that is itself a link is not one the updater made.
+    if !fs::symlink_metadata(tree).is_ok_and(|m| m.is_dir()) {
+        return Vec::new();
+    }
     let record_path = tree.join(RECORD_FILE);
     let record = match fsx::read_file_capped(&record_path, fsx::cap::OWN_FILE) {
         Ok(Some(bytes)) => serde_json::from_slice::<TreeRecord>(&bytes).ok(),
@@ -97,10 +101,18 @@ fn still_recorded(tree: &Path) -> Vec<(RecordedFile, KeptFile)> {
         }
     };
     let mut found = Vec::new();
+    let mut real_folders = RealFolders::default();
     for file in record.map(|r| r.files).unwrap_or_default() {
         let Ok(relative) = super::extract::safe_relative_path(&file.path) else {
             continue;
         };
+        // Nothing is taken through a folder that has become a link since the install.
+        if !relative
+            .parent()
+            .is_none_or(|folder| real_folders.check(tree, folder))
+        {
+            continue;
+        }
         let path = tree.join(relative);
         let Ok(meta) = fs::symlink_metadata(&path) else {
             continue;
@@ -111,6 +123,30 @@ fn still_recorded(tree: &Path) -> Vec<(RecordedFile, KeptFile)> {
         }
     }
     found
+}
+
+/// Folders of a tree found to be real folders all the way down (no link on the way), remembered
+/// so that each is looked at once.
+#[derive(Default)]
+struct RealFolders {
+    known: HashMap<PathBuf, bool>,
+}
+
+impl RealFolders {
+    fn check(&mut self, tree: &Path, folder: &Path) -> bool {
+        if folder.as_os_str().is_empty() {
+            return true;
+        }
+        if let Some(&real) = self.known.get(folder) {
+            return real;
+        }
+        let parent_real = folder
+            .parent()
+            .is_none_or(|parent| self.check(tree, parent));
+        let real = parent_real && fs::symlink_metadata(tree.join(folder)).is_ok_and(|m| m.is_dir());
+        self.known.insert(folder.to_path_buf(), real);
+        real
+    }
 }
 
 fn modified(meta: &fs::Metadata) -> Option<u128> {
@@ -151,6 +187,25 @@ mod tests {
         let offered = unchanged(tree);
         assert!(offered.contains_key(&a.sha256));
         assert!(!offered.contains_key(&b.sha256));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn nothing_is_offered_through_a_folder_that_became_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        let elsewhere = dir.path().join("elsewhere");
+        fs::create_dir_all(tree.join("plugins")).unwrap();
+        fs::create_dir_all(&elsewhere).unwrap();
+        fs::write(tree.join("plugins/a.jar"), b"aaaa").unwrap();
+        let a = entry("plugins/a.jar", b"aaaa");
+        write(&tree, [&a]).unwrap();
+        assert_eq!(unchanged(&tree).len(), 1);
+
+        // The same file, same time, reached through a link to another folder.
+        fs::rename(tree.join("plugins"), elsewhere.join("plugins")).unwrap();
+        std::os::unix::fs::symlink(elsewhere.join("plugins"), tree.join("plugins")).unwrap();
+        assert!(unchanged(&tree).is_empty());
     }
 
     #[test]
