@@ -3,9 +3,10 @@
 //! or inspected and hashed in the same pass.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 
 use sha2::{Digest, Sha256};
@@ -77,38 +78,67 @@ pub fn of_file(path: &Path) -> Result<(u64, String), UpdateError> {
     of_reader(&mut file).map_err(UpdateError::io("read", path))
 }
 
-/// SHA-256 on a thread of its own: the thread that receives or reads the bytes and writes them
-/// hands each buffer over and goes on, instead of waiting for the hash. Buffers come back to be
-/// filled again, so that a download allocates only a few.
+/// Writing and SHA-256 on a thread of their own: the thread that receives or reads the bytes
+/// hands each buffer over and goes on, instead of waiting for the disk and the hash. Buffers come
+/// back to be filled again, so that a download allocates only a few.
 #[derive(Debug)]
 pub struct HashThread {
     full: Option<mpsc::SyncSender<Vec<u8>>>,
     empty: mpsc::Receiver<Vec<u8>>,
-    thread: Option<thread::JoinHandle<Sha256>>,
+    failed: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<Written>>,
+}
+
+/// What a [`HashThread`] did.
+#[derive(Debug)]
+pub struct Written {
+    /// The hash of every byte written (and only those).
+    pub hasher: Sha256,
+    pub len: u64,
+    /// Why writing stopped early, if it did: nothing handed over after it was written.
+    pub error: Option<io::Error>,
 }
 
 /// Buffers in flight between the two threads.
 const IN_FLIGHT: usize = 4;
 
 impl HashThread {
-    /// Goes on from `hasher` (a fresh one, or the state of a resumed download).
-    pub fn start(hasher: Sha256) -> io::Result<HashThread> {
+    /// Writes every buffer to `sink` (when there is one), then hashes it, going on from `hasher`
+    /// (a fresh one, or the state of a resumed download).
+    pub fn start(hasher: Sha256, sink: Option<File>) -> io::Result<HashThread> {
         let (full, to_hash) = mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
         let (hashed, empty) = mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT + 1);
+        let failed = Arc::new(AtomicBool::new(false));
+        let failed_here = failed.clone();
         let thread = thread::Builder::new()
-            .name("sha256".into())
+            .name("write-sha256".into())
             .spawn(move || {
-                let mut hasher = hasher;
+                let mut done = Written {
+                    hasher,
+                    len: 0,
+                    error: None,
+                };
+                let mut sink = sink;
                 for buf in to_hash {
-                    hasher.update(&buf);
+                    if done.error.is_some() {
+                        continue;
+                    }
+                    if let Some(Err(e)) = sink.as_mut().map(|f| f.write_all(&buf)) {
+                        failed_here.store(true, Ordering::Relaxed);
+                        done.error = Some(e);
+                        continue;
+                    }
+                    done.hasher.update(&buf);
+                    done.len += buf.len() as u64;
                     // The other side may have stopped taking buffers back.
                     let _ = hashed.try_send(buf);
                 }
-                hasher
+                done
             })?;
         Ok(HashThread {
             full: Some(full),
             empty,
+            failed,
             thread: Some(thread),
         })
     }
@@ -120,7 +150,7 @@ impl HashThread {
         buf
     }
 
-    /// Hashes `buf` after everything handed over before it.
+    /// Writes and hashes `buf` after everything handed over before it.
     pub fn update(&self, buf: Vec<u8>) {
         if let Some(full) = &self.full {
             // The thread only stops when `full` is dropped, so this cannot fail.
@@ -128,13 +158,33 @@ impl HashThread {
         }
     }
 
-    /// The hash of everything handed over, once the thread has caught up.
-    pub fn finish(mut self) -> Sha256 {
+    /// Whether a write has failed: nothing more will be written.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// What was written and its hash, once the thread has caught up.
+    pub fn finish(mut self) -> Written {
         self.full = None;
-        self.thread
-            .take()
-            .and_then(|t| t.join().ok())
-            .unwrap_or_default()
+        match self.thread.take().map(thread::JoinHandle::join) {
+            Some(Ok(written)) => written,
+            _ => Written {
+                hasher: Sha256::new(),
+                len: 0,
+                error: Some(io::Error::other("the writing thread stopped")),
+            },
+        }
+    }
+}
+
+impl Drop for HashThread {
+    /// A copy given up on early still waits for its writes: the file is closed when this returns,
+    /// so that it can be deleted at once (Windows cannot delete an open file).
+    fn drop(&mut self) {
+        self.full = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -145,26 +195,26 @@ mod tests {
     #[test]
     fn the_hash_thread_gives_the_hash_of_everything_handed_over_in_order() {
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        let thread = HashThread::start(Sha256::new()).unwrap();
+        let thread = HashThread::start(Sha256::new(), None).unwrap();
         for chunk in data.chunks(100_000) {
             let mut buf = thread.buffer(chunk.len());
             buf.copy_from_slice(chunk);
             thread.update(buf);
         }
         let expected = of_reader(&mut &data[..]).unwrap().1;
-        assert_eq!(hex(thread.finish()), expected);
+        assert_eq!(hex(thread.finish().hasher), expected);
     }
 
     #[test]
     fn a_resumed_hash_goes_on_from_the_state_it_was_given() {
         let mut earlier = Sha256::new();
         earlier.update(b"hello ");
-        let thread = HashThread::start(earlier).unwrap();
+        let thread = HashThread::start(earlier, None).unwrap();
         let mut buf = thread.buffer(5);
         buf.copy_from_slice(b"world");
         thread.update(buf);
         assert_eq!(
-            hex(thread.finish()),
+            hex(thread.finish().hasher),
             of_reader(&mut &b"hello world"[..]).unwrap().1
         );
     }

@@ -2,7 +2,7 @@
 //! it in the same pass.
 
 use std::fs::File;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -26,12 +26,13 @@ pub fn copy_and_hash(
     expected_sha256: Option<&str>,
     progress: &dyn Progress,
 ) -> Result<String, UpdateError> {
-    let mut out = File::create(dest).map_err(UpdateError::io("create", dest))?;
-    let hash = HashThread::start(Sha256::new()).map_err(UpdateError::io("hash", dest))?;
+    let out = File::create(dest).map_err(UpdateError::io("create", dest))?;
+    let writer =
+        HashThread::start(Sha256::new(), Some(out)).map_err(UpdateError::io("write", dest))?;
     let mut reader = stream.reader;
     let mut copied = 0u64;
-    loop {
-        let mut buf = hash.buffer(CHUNK);
+    while !writer.failed() {
+        let mut buf = writer.buffer(CHUNK);
         let n = fill(&mut reader, &mut buf).map_err(|cause| UpdateError::SourceUnreachable {
             location: origin.to_string(),
             cause,
@@ -43,15 +44,17 @@ pub fn copy_and_hash(
             return Err(UpdateError::Cancelled);
         }
         buf.truncate(n);
-        out.write_all(&buf)
-            .map_err(UpdateError::io("write", dest))?;
         copied += n as u64;
-        hash.update(buf);
+        writer.update(buf);
         progress.advance(copied);
     }
     // No fsync: a staged archive is only read back by this process, and recovery discards
     // staging after a crash anyway.
-    let actual = digest::hex(hash.finish());
+    let written = writer.finish();
+    if let Some(e) = written.error {
+        return Err(UpdateError::io("write", dest)(e));
+    }
+    let actual = digest::hex(written.hasher);
     if let Some(expected) = expected_len.or(stream.len).filter(|&e| e != copied) {
         return Err(UpdateError::Truncated {
             path: origin.to_string(),

@@ -267,7 +267,7 @@ fn resumes_at(response: &Response) -> Option<u64> {
         .ok()
 }
 
-/// Bytes received before they are written and handed to the hashing thread: few large writes.
+/// Bytes received before they are handed to the writing thread: few large writes.
 const BUFFER: usize = 1 << 20;
 
 fn copy_body(
@@ -277,11 +277,14 @@ fn copy_body(
     min_rate: MinRate,
     progress: &dyn Progress,
 ) -> Result<(), Attempt<UpdateError>> {
-    let hash = HashThread::start(state.hasher.clone())
+    // The file is written here and hashed on another thread: measured on two cores, a writing
+    // thread as well only competed with the receiving ones (bench-download, 1.09x curl against
+    // 1.03x).
+    let hasher = HashThread::start(state.hasher.clone(), None)
         .map_err(|e| Attempt::Fatal(UpdateError::io("hash", &state.path)(e)))?;
-    let received = receive(body, wanted, state, min_rate, progress, &hash);
+    let received = receive(body, wanted, state, min_rate, progress, &hasher);
     // Whatever happened, the hash covers exactly what was written, for a resume to go on from.
-    state.hasher = hash.finish();
+    state.hasher = hasher.finish().hasher;
     match received {
         Err(Received::TooLong) => {
             state.restart().map_err(Attempt::Fatal)?;
@@ -304,27 +307,28 @@ enum Received {
     Failed(Attempt<UpdateError>),
 }
 
-/// Writes the body after what `state` holds, handing every written buffer to `hash`.
+/// Writes the body after what `state` holds, handing every written buffer to `hasher`.
 fn receive(
     body: &mut Response,
     wanted: &Wanted<'_>,
     state: &mut Partial,
     min_rate: MinRate,
     progress: &dyn Progress,
-    hash: &HashThread,
+    hasher: &HashThread,
 ) -> Result<(), Received> {
-    let mut window = (Instant::now(), state.len);
+    let mut received = state.len;
+    let mut window = (Instant::now(), received);
     let mut ended = false;
     while !ended {
-        let mut buf = hash.buffer(BUFFER);
+        let mut buf = hasher.buffer(BUFFER);
         let mut filled = 0;
         let mut stopped = None;
         while filled < buf.len() {
             let (since, at) = window;
             let elapsed = since.elapsed();
-            let received = state.len + filled as u64;
+            let now = received + filled as u64;
             if elapsed >= min_rate.window {
-                let rate = (received - at) as f64 / elapsed.as_secs_f64();
+                let rate = (now - at) as f64 / elapsed.as_secs_f64();
                 if rate < min_rate.bytes_per_second as f64 {
                     stopped = Some(Attempt::Transient(format!(
                         "the transfer slowed to {rate:.0} bytes/s over {:.0} s, under the {} bytes/s that counts as progress",
@@ -333,7 +337,7 @@ fn receive(
                     )));
                     break;
                 }
-                window = (Instant::now(), received);
+                window = (Instant::now(), now);
             }
             if progress.cancelled() {
                 stopped = Some(Attempt::Fatal(UpdateError::Cancelled));
@@ -351,14 +355,15 @@ fn receive(
                     break;
                 }
             }
-            if state.len + filled as u64 > wanted.size {
+            if received + filled as u64 > wanted.size {
                 return Err(Received::TooLong);
             }
-            progress.advance(state.len + filled as u64);
+            progress.advance(received + filled as u64);
         }
         // What arrived is kept even when the transfer stops: the next attempt resumes after it.
         buf.truncate(filled);
-        keep(state, buf, hash)?;
+        received += filled as u64;
+        keep(state, buf, hasher)?;
         if let Some(stopped) = stopped {
             return Err(Received::Failed(stopped));
         }
@@ -367,13 +372,13 @@ fn receive(
 }
 
 /// Writes `buf` after what `state` holds, and hands it to the hashing thread.
-fn keep(state: &mut Partial, buf: Vec<u8>, hash: &HashThread) -> Result<(), Received> {
+fn keep(state: &mut Partial, buf: Vec<u8>, hasher: &HashThread) -> Result<(), Received> {
     state
         .file
         .write_all(&buf)
         .map_err(|e| Received::Failed(Attempt::Fatal(UpdateError::io("write", &state.path)(e))))?;
     state.len += buf.len() as u64;
-    hash.update(buf);
+    hasher.update(buf);
     Ok(())
 }
 
