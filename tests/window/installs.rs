@@ -291,6 +291,8 @@ fn signed_backend(demo: &Demo) -> Backend {
 
 /// Installs `release` from the release picker, and waits for the notice `done`.
 fn install_by_name(harness: &mut Harness<'_, UpdaterApp>, release: &str, done: &str) {
+    // After an install the window rereads the client and the source before it offers another.
+    step_until(harness, "the window to settle", |h| h.state().is_settled());
     click_button(harness, "Install a specific release…");
     let choice = format!("{release} (IBEX GUI, genie_python)");
     step_until(harness, "the release list", |h| has_label(h, &choice));
