@@ -39,15 +39,7 @@ struct Options {
 
 fn main() -> Result<()> {
     let options = parse_args()?;
-    let seven_zip = ["7zz", "7z"]
-        .into_iter()
-        .find(|exe| {
-            Command::new(exe)
-                .arg("i")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .context("the baseline needs 7-Zip: apt-get install 7zip")?;
+    let seven_zip = bench_share::seven_zip()?;
     let updater = bench_support::updater_binary()?;
 
     let share = bench_share::prepare(

@@ -19,6 +19,19 @@ pub const STEADY: [&str; 3] = ["1.0.0", "1.0.1", "1.0.2"];
 /// The release a patch install goes to: [`STEADY`]'s first with about 5 % of its bytes changed.
 pub const PATCH: &str = "1.1.0";
 
+/// The 7-Zip this machine has, which makes the share (and is `bench-install`'s baseline).
+pub fn seven_zip() -> Result<&'static str> {
+    ["7zz", "7z"]
+        .into_iter()
+        .find(|exe| {
+            Command::new(exe)
+                .arg("i")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .context("the benchmark needs 7-Zip: apt-get install 7zip")
+}
+
 /// The share, and the bytes of the files [`PATCH`] changed.
 pub struct BenchShare {
     pub root: PathBuf,

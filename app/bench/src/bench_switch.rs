@@ -11,10 +11,9 @@ mod bench_share;
 mod bench_support;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use bench_share::{STEADY, Updater, remove_if_there};
 use bench_support::settle;
 use clap::Parser;
@@ -40,15 +39,7 @@ fn main() -> Result<()> {
     let mut options = Options::parse();
     ensure!(options.rounds > 0, "--rounds must be at least 1");
     options.dir = std::path::absolute(&options.dir)?;
-    let seven_zip = ["7zz", "7z"]
-        .into_iter()
-        .find(|exe| {
-            Command::new(exe)
-                .arg("i")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .context("making the share needs 7-Zip: apt-get install 7zip")?;
+    let seven_zip = bench_share::seven_zip()?;
     let updater = bench_support::updater_binary()?;
     let share = bench_share::prepare(
         &options.dir,

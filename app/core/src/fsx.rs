@@ -253,6 +253,21 @@ impl Syncer {
     }
 }
 
+/// Reads into `buf` until it is full or `reader` ends; returns how much it holds. Callers hand
+/// whole buffers on to another thread, so a short read must not make a short buffer.
+pub fn fill(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
 /// Whether a staged tree is made durable file by file as it is written ([`Syncer`]), or all at
 /// once before the swap ([`sync_filesystem_of`]). On Linux one `syncfs` commits the filesystem's
 /// journal once, where 20,000 `fsync`s commit it 20,000 times; elsewhere files are flushed one by

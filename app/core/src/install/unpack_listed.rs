@@ -25,7 +25,7 @@ use super::file_checks::FileChecks;
 use crate::archive::MEMORY_LIMIT_KB;
 use crate::client::component::Component;
 use crate::error::UpdateError;
-use crate::fsx::Syncer;
+use crate::fsx::{self, Syncer};
 use crate::index::FileEntry;
 use crate::progress::{Progress, Stage};
 
@@ -390,7 +390,7 @@ impl<'a> ListedWriter<'a> {
         let mut size = 0u64;
         loop {
             let mut buf = self.checks.buffer(CHUNK);
-            let n = fill(&mut data, &mut buf).map_err(|e| UpdateError::CorruptArchive {
+            let n = fsx::fill(&mut data, &mut buf).map_err(|e| UpdateError::CorruptArchive {
                 path: self.shared.archive.to_string(),
                 detail: format!("'{name}' could not be decoded: {e}"),
             })?;
@@ -426,18 +426,4 @@ impl<'a> ListedWriter<'a> {
             None => Ok(()),
         }
     }
-}
-
-/// Reads into `buf` until it is full or `data` ends; returns how much it holds.
-fn fill(data: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match data.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }

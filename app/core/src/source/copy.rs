@@ -2,7 +2,6 @@
 //! it in the same pass.
 
 use std::fs::File;
-use std::io::{ErrorKind, Read};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -10,6 +9,7 @@ use sha2::{Digest, Sha256};
 use super::ArchiveStream;
 use crate::digest::{self, HashThread};
 use crate::error::UpdateError;
+use crate::fsx;
 use crate::progress::Progress;
 
 const CHUNK: usize = 1 << 20;
@@ -33,10 +33,11 @@ pub fn copy_and_hash(
     let mut copied = 0u64;
     while !writer.failed() {
         let mut buf = writer.buffer(CHUNK);
-        let n = fill(&mut reader, &mut buf).map_err(|cause| UpdateError::SourceUnreachable {
-            location: origin.to_string(),
-            cause,
-        })?;
+        let n =
+            fsx::fill(&mut reader, &mut buf).map_err(|cause| UpdateError::SourceUnreachable {
+                location: origin.to_string(),
+                cause,
+            })?;
         if n == 0 {
             break;
         }
@@ -70,18 +71,4 @@ pub fn copy_and_hash(
         });
     }
     Ok(actual)
-}
-
-/// Reads into `buf` until it is full or the stream ends; returns how much it holds.
-fn fill(reader: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
