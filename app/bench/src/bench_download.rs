@@ -47,7 +47,7 @@ fn main() -> Result<()> {
     let port = free_port()?;
     let _nginx = Nginx::start(&dir, &www, port)?;
     let url = format!("http://127.0.0.1:{port}/archive.7z");
-    let client = http::client(Duration::from_secs(30), None, &[])?;
+    let clients = http::clients(Duration::from_secs(30), None, &[])?;
     let wanted = Wanted {
         url: &url,
         size,
@@ -67,7 +67,7 @@ fn main() -> Result<()> {
         settle()?;
         let start = Instant::now();
         download::download(
-            &client,
+            &clients,
             &wanted,
             &cache,
             Retry::default(),
@@ -160,7 +160,7 @@ impl Nginx {
         fs::write(
             &conf,
             format!(
-                "daemon off;\nworker_processes 1;\nerror_log {p}/logs/error.log;\npid {p}/nginx.pid;\n\
+                "daemon off;\nmaster_process off;\nworker_processes 1;\nerror_log {p}/logs/error.log;\npid {p}/nginx.pid;\n\
                  events {{ worker_connections 64; }}\n\
                  http {{ access_log off; sendfile on; server {{ listen 127.0.0.1:{port}; root {www}; }} }}\n",
                 p = prefix.display(),

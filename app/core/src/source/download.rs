@@ -2,15 +2,20 @@
 //! `<sha256>.partial` while it is hashed, a dropped connection resumes with `Range` from where it
 //! stopped, transient failures (connection errors, timeouts, 5xx, a short body) are retried with
 //! backoff, and a hash mismatch is never retried. A finished download is renamed to
-//! `<sha256>.7z`, and reused by the next install that needs it.
+//! `<sha256>.7z`, and reused by the next install that needs it. A large download comes over two
+//! connections at once (see [`split`]).
+
+mod split;
+#[cfg(test)]
+mod tests;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{CONTENT_RANGE, RANGE};
 use sha2::{Digest, Sha256};
 
@@ -38,6 +43,16 @@ impl MinRate {
     }
 }
 
+/// The HTTP clients a download uses: two with the same settings. reqwest's blocking client
+/// receives the bytes of all its connections on one runtime thread of its own, so the second
+/// connection of a split download has a client of its own, to be received on another core.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// For everything but the second connection of a split download.
+    pub first: Client,
+    pub second: Client,
+}
+
 /// One file to download.
 #[derive(Debug)]
 pub struct Wanted<'a> {
@@ -48,12 +63,33 @@ pub struct Wanted<'a> {
 
 /// Downloads `wanted` into `cache` (or finds it there already) and returns the finished file.
 pub fn download(
-    client: &Client,
+    clients: &Clients,
     wanted: &Wanted<'_>,
     cache: &Path,
     retry: Retry,
     min_rate: MinRate,
     progress: &dyn Progress,
+) -> Result<PathBuf, UpdateError> {
+    download_splitting_from(
+        clients,
+        wanted,
+        cache,
+        retry,
+        min_rate,
+        progress,
+        split::SPLIT_FROM,
+    )
+}
+
+/// [`download`], over two connections when at least `split_from` bytes are still to come.
+fn download_splitting_from(
+    clients: &Clients,
+    wanted: &Wanted<'_>,
+    cache: &Path,
+    retry: Retry,
+    min_rate: MinRate,
+    progress: &dyn Progress,
+    split_from: u64,
 ) -> Result<PathBuf, UpdateError> {
     fs::create_dir_all(cache).map_err(UpdateError::io("create", cache))?;
     let done = cache.join(format!("{}.7z", wanted.sha256));
@@ -70,9 +106,17 @@ pub fn download(
     let mut state = Partial::open(&partial, wanted.size)?;
     progress.advance(state.len);
 
+    // Cleared for good when the server will not serve the second half as a range.
+    let mut may_split = true;
     let fetched = retry.run(&format!("the download of {}", wanted.url), |_| {
+        if may_split && wanted.size - state.len >= split_from {
+            match split::fetch(clients, wanted, &mut state, min_rate, progress) {
+                Some(fetched) => return fetched,
+                None => may_split = false,
+            }
+        }
         if state.len < wanted.size {
-            fetch_rest(client, wanted, &mut state, min_rate, progress)?;
+            fetch_rest(&clients.first, wanted, &mut state, min_rate, progress)?;
         }
         Ok(())
     });
@@ -132,7 +176,7 @@ pub fn prune(cache: &Path, in_use: &[String], previous: usize, limit: u64) -> Ve
         if let Some(sha) = name.strip_suffix(".7z") {
             let used = in_use.iter().any(|u| u == sha);
             archives.push((used, modified, meta.len(), path));
-        } else if name.ends_with(".partial") && modified < day_ago {
+        } else if (name.ends_with(".partial") || name.ends_with(".split")) && modified < day_ago {
             removed.push(path);
         }
     }
@@ -167,14 +211,26 @@ struct Partial {
 }
 
 impl Partial {
-    /// Opens (or starts) the partial file, hashing what an earlier run left in it.
+    /// Opens (or starts) the partial file, hashing what an earlier run left in it. A run that
+    /// stopped in the middle of a split download may have left a gap in it, so that file starts
+    /// again.
     fn open(path: &Path, size: u64) -> Result<Partial, UpdateError> {
         let mut file = OpenOptions::new()
             .create(true)
+            .truncate(false)
             .read(true)
-            .append(true)
+            .write(true)
             .open(path)
             .map_err(UpdateError::io("open", path))?;
+        let marker = split::marker(path);
+        if marker.exists() {
+            tracing::info!(
+                "{} was left in the middle of a split download: starting it again",
+                path.display()
+            );
+            file.set_len(0).map_err(UpdateError::io("truncate", path))?;
+            fs::remove_file(&marker).map_err(UpdateError::io("remove", &marker))?;
+        }
         let mut earlier = HashingReader::new((&mut file).take(size));
         io::copy(&mut earlier, &mut io::sink()).map_err(UpdateError::io("read", path))?;
         let (hasher, len) = earlier.state();
@@ -191,12 +247,18 @@ impl Partial {
     }
 
     fn restart(&mut self) -> Result<(), UpdateError> {
-        self.file
-            .set_len(0)
-            .map_err(UpdateError::io("truncate", &self.path))?;
         self.len = 0;
         self.hasher = Sha256::new();
-        Ok(())
+        self.keep_prefix()
+    }
+
+    /// Cuts the file back to the prefix that is hashed, and writes next after it.
+    fn keep_prefix(&mut self) -> Result<(), UpdateError> {
+        self.file
+            .set_len(self.len)
+            .and_then(|()| self.file.seek(SeekFrom::Start(self.len)))
+            .map(drop)
+            .map_err(UpdateError::io("truncate", &self.path))
     }
 }
 
@@ -214,17 +276,12 @@ fn fetch_rest(
     min_rate: MinRate,
     progress: &dyn Progress,
 ) -> Result<(), Attempt<UpdateError>> {
+    state.keep_prefix().map_err(Attempt::Fatal)?;
     let mut request = client.get(wanted.url);
     if state.len > 0 {
         request = request.header(RANGE, format!("bytes={}-", state.len));
     }
-    let mut response = request.send().map_err(|e| match certificate_problem(&e) {
-        Some(reason) => Attempt::Fatal(UpdateError::UntrustedCertificate {
-            url: wanted.url.to_string(),
-            reason,
-        }),
-        None => Attempt::Transient(describe(&e)),
-    })?;
+    let mut response = send(request, wanted.url)?;
     let status = response.status();
     match status {
         StatusCode::PARTIAL_CONTENT if resumes_at(&response) == Some(state.len) => {}
@@ -255,6 +312,17 @@ fn fetch_rest(
     copy_body(&mut response, wanted, state, min_rate, progress)
 }
 
+/// Sends `request`: a refused certificate is not worth another try, anything else is.
+fn send(request: RequestBuilder, url: &str) -> Result<Response, Attempt<UpdateError>> {
+    request.send().map_err(|e| match certificate_problem(&e) {
+        Some(reason) => Attempt::Fatal(UpdateError::UntrustedCertificate {
+            url: url.to_string(),
+            reason,
+        }),
+        None => Attempt::Transient(describe(&e)),
+    })
+}
+
 /// The first byte a 206 answer holds, from `Content-Range: bytes START-END/TOTAL`.
 fn resumes_at(response: &Response) -> Option<u64> {
     let range = response.headers().get(CONTENT_RANGE)?.to_str().ok()?;
@@ -267,7 +335,7 @@ fn resumes_at(response: &Response) -> Option<u64> {
         .ok()
 }
 
-/// Bytes received before they are handed to the writing thread: few large writes.
+/// Bytes received before they are written and handed to the hashing thread: few large writes.
 const BUFFER: usize = 1 << 20;
 
 fn copy_body(
@@ -282,7 +350,16 @@ fn copy_body(
     // 1.03x).
     let hasher = HashThread::start(state.hasher.clone(), None)
         .map_err(|e| Attempt::Fatal(UpdateError::io("hash", &state.path)(e)))?;
-    let received = receive(body, wanted, state, min_rate, progress, &hasher);
+    let received = receive(
+        body,
+        state.len..wanted.size,
+        min_rate,
+        progress,
+        &mut Prefix {
+            state: &mut *state,
+            hasher: &hasher,
+        },
+    );
     // Whatever happened, the hash covers exactly what was written, for a resume to go on from.
     state.hasher = hasher.finish().hasher;
     match received {
@@ -294,33 +371,73 @@ fn copy_body(
             )))
         }
         Err(Received::Failed(e)) => Err(e),
-        Ok(()) if state.len < wanted.size => Err(Attempt::Transient(format!(
-            "the body ended after {} of {} bytes",
-            state.len, wanted.size
-        ))),
-        Ok(()) => Ok(()),
+        Ok(()) => ended_short(state.len, wanted.size),
+    }
+}
+
+/// A body that ended before `expected` is worth another try, from where it stopped.
+fn ended_short(at: u64, expected: u64) -> Result<(), Attempt<UpdateError>> {
+    if at < expected {
+        Err(Attempt::Transient(format!(
+            "the body ended after {at} of {expected} bytes"
+        )))
+    } else {
+        Ok(())
     }
 }
 
 enum Received {
+    /// The body went on past the end of the range it was asked for.
     TooLong,
     Failed(Attempt<UpdateError>),
 }
 
-/// Writes the body after what `state` holds, handing every written buffer to `hasher`.
+/// Where received bytes go.
+trait Sink {
+    /// A buffer of [`BUFFER`] bytes to fill.
+    fn buffer(&mut self) -> Vec<u8>;
+    /// Keeps the received `buf` after everything kept before it.
+    fn keep(&mut self, buf: Vec<u8>) -> Result<(), Received>;
+}
+
+/// The partial file's hashed prefix: bytes are written after it and hashed on `hasher`.
+struct Prefix<'a> {
+    state: &'a mut Partial,
+    hasher: &'a HashThread,
+}
+
+impl Sink for Prefix<'_> {
+    fn buffer(&mut self) -> Vec<u8> {
+        self.hasher.buffer(BUFFER)
+    }
+
+    fn keep(&mut self, buf: Vec<u8>) -> Result<(), Received> {
+        self.state.file.write_all(&buf).map_err(|e| {
+            Received::Failed(Attempt::Fatal(UpdateError::io("write", &self.state.path)(
+                e,
+            )))
+        })?;
+        self.state.len += buf.len() as u64;
+        self.hasher.update(buf);
+        Ok(())
+    }
+}
+
+/// Reads the body, which holds the bytes `range` of the file, into `sink`, checking on the way
+/// that it is not longer than the range, that the transfer keeps up `min_rate`, and that nobody
+/// cancelled. `progress` hears how far into the file the body has come.
 fn receive(
     body: &mut Response,
-    wanted: &Wanted<'_>,
-    state: &mut Partial,
+    range: std::ops::Range<u64>,
     min_rate: MinRate,
     progress: &dyn Progress,
-    hasher: &HashThread,
+    sink: &mut dyn Sink,
 ) -> Result<(), Received> {
-    let mut received = state.len;
+    let mut received = range.start;
     let mut window = (Instant::now(), received);
     let mut ended = false;
     while !ended {
-        let mut buf = hasher.buffer(BUFFER);
+        let mut buf = sink.buffer();
         let mut filled = 0;
         let mut stopped = None;
         while filled < buf.len() {
@@ -355,7 +472,7 @@ fn receive(
                     break;
                 }
             }
-            if received + filled as u64 > wanted.size {
+            if received + filled as u64 > range.end {
                 return Err(Received::TooLong);
             }
             progress.advance(received + filled as u64);
@@ -363,22 +480,11 @@ fn receive(
         // What arrived is kept even when the transfer stops: the next attempt resumes after it.
         buf.truncate(filled);
         received += filled as u64;
-        keep(state, buf, hasher)?;
+        sink.keep(buf)?;
         if let Some(stopped) = stopped {
             return Err(Received::Failed(stopped));
         }
     }
-    Ok(())
-}
-
-/// Writes `buf` after what `state` holds, and hands it to the hashing thread.
-fn keep(state: &mut Partial, buf: Vec<u8>, hasher: &HashThread) -> Result<(), Received> {
-    state
-        .file
-        .write_all(&buf)
-        .map_err(|e| Received::Failed(Attempt::Fatal(UpdateError::io("write", &state.path)(e))))?;
-    state.len += buf.len() as u64;
-    hasher.update(buf);
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::blocking::Client;
 
-use super::download::{self, MinRate, Wanted};
+use super::download::{self, Clients, MinRate, Wanted};
 use super::{ArchiveStream, ReleaseSource};
 use crate::catalog::Catalog;
 use crate::client::version::{ReleaseName, Version};
@@ -43,7 +43,7 @@ pub struct HttpOptions {
 #[derive(Debug, Clone)]
 pub struct HttpSource {
     base: String,
-    client: Client,
+    clients: Clients,
     options: HttpOptions,
 }
 
@@ -54,7 +54,7 @@ impl HttpSource {
                 url: base.to_string(),
             });
         }
-        let client = client(
+        let clients = clients(
             options.timeout,
             options.proxy.as_deref(),
             &options.extra_ca_certs,
@@ -66,7 +66,7 @@ impl HttpSource {
         };
         Ok(HttpSource {
             base,
-            client,
+            clients,
             options,
         })
     }
@@ -76,7 +76,7 @@ impl HttpSource {
     fn get_small(&self, name: &str, cap: u64) -> Result<Vec<u8>, UpdateError> {
         let url = format!("{}{name}", self.base);
         let fetched = self.options.retry.run(&format!("fetching {url}"), |_| {
-            match self.client.get(&url).send() {
+            match self.clients.first.get(&url).send() {
                 Ok(response) if response.status().is_success() => {
                     match fsx::read_capped(response, cap) {
                         Ok(bytes) => Ok(bytes),
@@ -157,7 +157,7 @@ impl HttpSource {
     ) -> Result<PathBuf, UpdateError> {
         let wanted = Wanted { url, size, sha256 };
         download::download(
-            &self.client,
+            &self.clients,
             &wanted,
             &self.options.cache,
             self.options.retry,
@@ -167,8 +167,20 @@ impl HttpSource {
     }
 }
 
-/// The HTTP client every download uses (the benchmark too).
-pub fn client(
+/// The two HTTP clients a source uses (the benchmark too), with the same settings.
+pub fn clients(
+    timeout: Duration,
+    proxy: Option<&str>,
+    extra_ca_certs: &[PathBuf],
+) -> Result<Clients, UpdateError> {
+    Ok(Clients {
+        first: client(timeout, proxy, extra_ca_certs)?,
+        second: client(timeout, proxy, extra_ca_certs)?,
+    })
+}
+
+/// An HTTP client with the source's settings.
+fn client(
     timeout: Duration,
     proxy: Option<&str>,
     extra_ca_certs: &[PathBuf],
@@ -217,7 +229,7 @@ pub fn client(
 }
 
 /// rustls needs one crypto provider for the process; ring is the one built in.
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Fails only if another provider was installed first, which is just as good.
