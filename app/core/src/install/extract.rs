@@ -7,7 +7,7 @@
 //! created new, so nothing is ever written through a path that already exists.
 
 use std::borrow::Cow;
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Component as PathPart, Path, PathBuf};
 
@@ -129,7 +129,7 @@ impl Unpacker<'_> {
             self.done += n as u64;
             self.progress.advance(self.done);
         }
-        set_unix_mode(&path, entry)?;
+        set_unix_mode(&out, &path, entry)?;
         match self.syncer {
             Some(syncer) => syncer.sync(out, path),
             None => Ok(()),
@@ -181,19 +181,28 @@ fn is_link(entry: &ArchiveEntry) -> bool {
 }
 
 #[cfg(unix)]
-pub(super) fn set_unix_mode(path: &Path, entry: &ArchiveEntry) -> Result<(), UpdateError> {
+pub(super) fn set_unix_mode(
+    file: &File,
+    path: &Path,
+    entry: &ArchiveEntry,
+) -> Result<(), UpdateError> {
     use std::os::unix::fs::PermissionsExt;
     let attrs = entry.windows_attributes;
     if attrs & UNIX_EXTENSION == 0 {
         return Ok(());
     }
     let mode = (attrs >> 16) & 0o777;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode | 0o200))
+    // Through the open file: no second walk of the path.
+    file.set_permissions(fs::Permissions::from_mode(mode | 0o200))
         .map_err(UpdateError::io("set permissions on", path))
 }
 
 #[cfg(not(unix))]
-pub(super) fn set_unix_mode(_path: &Path, _entry: &ArchiveEntry) -> Result<(), UpdateError> {
+pub(super) fn set_unix_mode(
+    _file: &File,
+    _path: &Path,
+    _entry: &ArchiveEntry,
+) -> Result<(), UpdateError> {
     Ok(())
 }
 
