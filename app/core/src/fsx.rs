@@ -282,6 +282,57 @@ pub fn sync_filesystem_of(dir: &Path) -> Result<(), UpdateError> {
         .map_err(UpdateError::io("sync", dir))
 }
 
+/// Starts the disk writing what a staged tree holds while the rest is still being unpacked, so
+/// that the [`sync_filesystem_of`] before the swap has little left to wait for: a thread asks for
+/// the filesystem's writeback every [`EarlyWriteback::EVERY`] until it is dropped.
+#[derive(Debug)]
+pub struct EarlyWriteback {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl EarlyWriteback {
+    pub const EVERY: Duration = Duration::from_millis(250);
+
+    /// `None` where files are synced one by one instead, or when the thread cannot start (the
+    /// final sync then does all the work, as before).
+    pub fn start(dir: &Path) -> Option<EarlyWriteback> {
+        if SYNC_EACH_FILE {
+            return None;
+        }
+        let (stop, stopped) = mpsc::channel::<()>();
+        let dir = dir.to_path_buf();
+        let thread = thread::Builder::new()
+            .name("writeback".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(EarlyWriteback::EVERY)
+                {
+                    // Only a head start: a failure here is met again, and reported, by the
+                    // final sync.
+                    if let Err(e) = sync_filesystem_of(&dir) {
+                        tracing::debug!("early writeback stopped: {e}");
+                        return;
+                    }
+                }
+            })
+            .ok()?;
+        Some(EarlyWriteback {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EarlyWriteback {
+    fn drop(&mut self) {
+        self.stop = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Files are synced one by one on these systems ([`SYNC_EACH_FILE`]).
 #[cfg(not(target_os = "linux"))]
 pub fn sync_filesystem_of(_dir: &Path) -> Result<(), UpdateError> {

@@ -322,6 +322,10 @@ fn prepare(
     let tree = tx_dir.join(component.id());
     fs::create_dir_all(&tree).map_err(UpdateError::io("create", &tree))?;
     let syncer = (options.sync && fsx::SYNC_EACH_FILE).then(|| Syncer::start(SYNC_THREADS));
+    let writeback = options
+        .sync
+        .then(|| fsx::EarlyWriteback::start(&tree))
+        .flatten();
     let (sha256, staged, recorded) = match &kit.manifest {
         Some(manifest) => {
             let mut from_archive = signed_kit::from_archive(kit, manifest);
@@ -385,6 +389,7 @@ fn prepare(
         fsx::sync_files(&written_after)?;
         fsx::sync_folders(&tree)?;
     } else if options.sync {
+        drop(writeback);
         fsx::sync_filesystem_of(&tree)?;
     }
     if !recorded.is_empty() {
