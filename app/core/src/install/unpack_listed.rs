@@ -443,3 +443,6 @@ impl<'a> ListedWriter<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
