@@ -29,7 +29,8 @@ struct Options {
     /// Its total size.
     #[arg(long, default_value_t = 600)]
     megabytes: u64,
-    /// Rounds of each contender.
+    /// Rounds of each contender (a multiple of three gives each fresh contender each place in
+    /// the order equally often).
     #[arg(long, default_value_t = 3)]
     rounds: usize,
     /// Where the share, the install roots and the baseline's trees go.
@@ -113,7 +114,7 @@ fn main() -> Result<()> {
         let (patch_archive, patch_tree) = (share.archive(PATCH), share.tree(PATCH));
         // (which result, what is timed)
         type Step<'a> = Box<dyn Fn() -> Result<()> + 'a>;
-        let fresh_phases: Vec<(usize, Step<'_>)> = vec![
+        let mut fresh_phases: Vec<(usize, Step<'_>)> = vec![
             (2, Box::new(|| fresh.install(version))),
             (3, Box::new(|| fresh_unsynced.install(version))),
             (
@@ -121,7 +122,7 @@ fn main() -> Result<()> {
                 Box::new(|| extract_with_7z(seven_zip, &archive, &bare_dir)),
             ),
         ];
-        let other_phases: Vec<(usize, Step<'_>)> = vec![
+        let mut other_phases: Vec<(usize, Step<'_>)> = vec![
             (0, Box::new(|| steady.install(version))),
             (
                 1,
@@ -147,12 +148,15 @@ fn main() -> Result<()> {
         settle()?;
         std::thread::sleep(QUIET_AFTER_DELETES);
         extract_with_7z(seven_zip, &archive, &warm_up_dir)?;
-        for mut group in [fresh_phases, other_phases] {
-            // Contenders take turns in a different order each round, so none always follows
-            // another.
-            if round % 2 == 1 {
-                group.reverse();
-            }
+        // Contenders take turns in a different order each round, so none always follows
+        // another. The fresh ones rotate, so that over a multiple of three rounds each is first
+        // as often as the others: the first to write after the pause still took about a second
+        // longer here, whoever it was.
+        fresh_phases.rotate_left(round % 3);
+        if round % 2 == 1 {
+            other_phases.reverse();
+        }
+        for group in [fresh_phases, other_phases] {
             for (index, phase) in &group {
                 let sample = measure(&roots, phase.as_ref())?;
                 results[*index].1.push(sample);
