@@ -134,6 +134,12 @@ fn get(server: &Server, expected: &[u8], cache: &Path) -> Result<PathBuf, Update
     )
 }
 
+/// Where a download of `expected` into `cache` keeps what it has so far.
+fn partial_of(cache: &Path, expected: &[u8]) -> PathBuf {
+    let sha256 = digest::of_reader(&mut &expected[..]).unwrap().1;
+    cache.join(format!("{sha256}.partial"))
+}
+
 /// Only the finished download is left in the cache: no partial file, no split marker.
 fn only_the_download(cache: &Path, done: &Path) {
     let left: Vec<_> = fs::read_dir(cache)
@@ -233,8 +239,7 @@ fn a_split_download_left_by_a_killed_run_starts_again() {
     let expected = body(LEN);
     let server = Server::serving(expected.clone());
     let cache = tempfile::tempdir().unwrap();
-    let sha256 = digest::of_reader(&mut &expected[..]).unwrap().1;
-    let partial = cache.path().join(format!("{sha256}.partial"));
+    let partial = partial_of(cache.path(), &expected);
     let mut left = expected[..1000].to_vec();
     left.resize(LEN / 2, 0);
     left.extend_from_slice(&expected[LEN / 2..LEN / 2 + 1000]);
@@ -258,12 +263,7 @@ fn a_partial_download_resumes_after_its_prefix() {
     let expected = body(LEN);
     let server = Server::serving(expected.clone());
     let cache = tempfile::tempdir().unwrap();
-    let sha256 = digest::of_reader(&mut &expected[..]).unwrap().1;
-    fs::write(
-        cache.path().join(format!("{sha256}.partial")),
-        &expected[..1000],
-    )
-    .unwrap();
+    fs::write(partial_of(cache.path(), &expected), &expected[..1000]).unwrap();
     let done = get(&server, &expected, cache.path()).unwrap();
     assert!(fs::read(&done).unwrap() == expected, "the bytes differ");
     let mid = split::boundary(1000, LEN as u64);
