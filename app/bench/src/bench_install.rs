@@ -142,10 +142,7 @@ fn main() -> Result<()> {
         for dir in [&fresh.root, &fresh_unsynced.root, &bare_dir, &warm_up_dir] {
             remove_if_there(dir)?;
         }
-        for root in &roots {
-            wait_for_empty_trash(root)?;
-        }
-        settle()?;
+        deletes_done_and_synced(&roots)?;
         std::thread::sleep(QUIET_AFTER_DELETES);
         extract_with_7z(seven_zip, &archive, &warm_up_dir)?;
         // Contenders take turns in a different order each round, so none always follows
@@ -262,10 +259,7 @@ impl Io {
 /// Times `phase` after the previous phases' background deletes have finished and the disk has
 /// been synced, so that no phase pays for another's work.
 fn measure(roots: &[PathBuf], phase: &dyn Fn() -> Result<()>) -> Result<Sample> {
-    for root in roots {
-        wait_for_empty_trash(root)?;
-    }
-    settle()?;
+    deletes_done_and_synced(roots)?;
     let before = Io::now()?;
     let start = Instant::now();
     phase()?;
@@ -278,6 +272,14 @@ fn measure(roots: &[PathBuf], phase: &dyn Fn() -> Result<()>) -> Result<Sample> 
             read: after.read - before.read,
         },
     })
+}
+
+/// Waits for the updater's background deletes in every install root, then runs `sync`.
+fn deletes_done_and_synced(roots: &[PathBuf]) -> Result<()> {
+    for root in roots {
+        wait_for_empty_trash(root)?;
+    }
+    settle()
 }
 
 /// The updater deletes superseded trees in a background process after an install; a timed

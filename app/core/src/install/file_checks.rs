@@ -1,8 +1,7 @@
 //! The SHA-256 of each unpacked file, computed on a thread of its own while the next files are
-//! decoded and written, and compared with the signed manifest. Files are handed over in batches. The install asks for the verdict
-//! before anything is swapped in.
+//! decoded and written, and compared with the signed manifest. Files are handed over in batches.
+//! The install asks for the verdict before anything is swapped in.
 
-use std::cell::RefCell;
 use std::sync::mpsc;
 use std::thread;
 
@@ -40,7 +39,7 @@ const RETURNED: usize = 64;
 pub struct FileChecks {
     batches: Option<mpsc::SyncSender<Vec<Piece>>>,
     /// Pieces not yet sent, and their bytes.
-    pending: RefCell<(Vec<Piece>, usize)>,
+    pending: (Vec<Piece>, usize),
     empty: mpsc::Receiver<Vec<u8>>,
     thread: Option<thread::JoinHandle<Option<Mismatch>>>,
 }
@@ -76,7 +75,7 @@ impl FileChecks {
             })?;
         Ok(FileChecks {
             batches: Some(batches),
-            pending: RefCell::new((Vec::new(), 0)),
+            pending: (Vec::new(), 0),
             empty,
             thread: Some(thread),
         })
@@ -90,22 +89,21 @@ impl FileChecks {
     }
 
     /// The next bytes of the current file.
-    pub fn bytes(&self, buf: Vec<u8>) {
+    pub fn bytes(&mut self, buf: Vec<u8>) {
         let len = buf.len();
         self.push(Piece::Bytes(buf), len);
     }
 
     /// The current file ends: it should have `sha256`.
-    pub fn end(&self, name: String, sha256: String) {
+    pub fn end(&mut self, name: String, sha256: String) {
         self.push(Piece::End { name, sha256 }, 0);
     }
 
-    fn push(&self, piece: Piece, len: usize) {
-        let mut pending = self.pending.borrow_mut();
-        pending.0.push(piece);
-        pending.1 += len;
-        if pending.1 >= BATCH_BYTES || pending.0.len() >= BATCH_PIECES {
-            let (batch, _) = std::mem::take(&mut *pending);
+    fn push(&mut self, piece: Piece, len: usize) {
+        self.pending.0.push(piece);
+        self.pending.1 += len;
+        if self.pending.1 >= BATCH_BYTES || self.pending.0.len() >= BATCH_PIECES {
+            let (batch, _) = std::mem::take(&mut self.pending);
             self.send(batch);
         }
     }
@@ -120,7 +118,7 @@ impl FileChecks {
     /// Waits for every file handed over to be hashed; the first that did not match, if any. A
     /// thread that died unexpectedly counts as a mismatch, so that nothing unchecked goes in.
     pub fn finish(mut self) -> Option<Mismatch> {
-        let (rest, _) = self.pending.take();
+        let (rest, _) = std::mem::take(&mut self.pending);
         self.send(rest);
         self.batches = None;
         match self.thread.take().map(thread::JoinHandle::join) {
@@ -144,7 +142,7 @@ mod tests {
 
     #[test]
     fn each_file_is_checked_and_the_first_mismatch_is_reported() {
-        let checks = FileChecks::start().unwrap();
+        let mut checks = FileChecks::start().unwrap();
         for (name, parts, claimed) in [
             ("a", vec![&b"he"[..], b"llo"], sha(b"hello")),
             ("b", vec![&b"world"[..]], sha(b"other")),
@@ -165,7 +163,7 @@ mod tests {
 
     #[test]
     fn files_that_all_match_pass() {
-        let checks = FileChecks::start().unwrap();
+        let mut checks = FileChecks::start().unwrap();
         let mut buf = checks.buffer(3);
         buf.copy_from_slice(b"abc");
         checks.bytes(buf);

@@ -103,8 +103,8 @@ pub fn unpack_listed(
     done.blocks = contents.blocks.len();
 
     // Empty files belong to no block.
-    let checks = FileChecks::start().map_err(UpdateError::io("hash", archive))?;
-    let mut writer = ListedWriter::new(&shared, &checks);
+    let mut checks = FileChecks::start().map_err(UpdateError::io("hash", archive))?;
+    let mut writer = ListedWriter::new(&shared, &mut checks);
     let empty: Vec<&ArchiveEntry> = contents
         .files
         .iter()
@@ -181,8 +181,8 @@ fn unpack_blocks(
         ARCHIVE_BUFFER,
         File::open(path).map_err(UpdateError::io("open", path))?,
     );
-    let checks = FileChecks::start().map_err(UpdateError::io("hash", path))?;
-    let mut writer = ListedWriter::new(shared, &checks);
+    let mut checks = FileChecks::start().map_err(UpdateError::io("hash", path))?;
+    let mut writer = ListedWriter::new(shared, &mut checks);
     let outcome = (|| {
         while !shared.failed.load(Ordering::Relaxed) {
             let Some(&block) = blocks.get(next.fetch_add(1, Ordering::Relaxed)) else {
@@ -345,14 +345,14 @@ impl Shared<'_> {
 /// Writes needed entries, each checked against the manifest on `checks`' thread.
 struct ListedWriter<'a> {
     shared: &'a Shared<'a>,
-    checks: &'a FileChecks,
+    checks: &'a mut FileChecks,
     done: Unpacked,
     /// The folder the last file went into, which exists: files come folder by folder.
     made_dir: Option<PathBuf>,
 }
 
 impl<'a> ListedWriter<'a> {
-    fn new(shared: &'a Shared<'a>, checks: &'a FileChecks) -> Self {
+    fn new(shared: &'a Shared<'a>, checks: &'a mut FileChecks) -> Self {
         ListedWriter {
             shared,
             checks,

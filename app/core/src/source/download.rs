@@ -106,7 +106,7 @@ fn download_splitting_from(
     let mut state = Partial::open(&partial, wanted.size)?;
     progress.advance(state.len);
 
-    // Cleared for good when the server will not serve the second half as a range.
+    // Cleared for good when a second connection fails or its range is not answered as asked.
     let mut may_split = true;
     let fetched = retry.run(&format!("the download of {}", wanted.url), |_| {
         if may_split && wanted.size - state.len >= split_from {

@@ -173,9 +173,11 @@ pub fn clients(
     proxy: Option<&str>,
     extra_ca_certs: &[PathBuf],
 ) -> Result<Clients, UpdateError> {
+    // The certificate files are read once, for both.
+    let roots = extra_roots(extra_ca_certs)?;
     Ok(Clients {
-        first: client(timeout, proxy, extra_ca_certs)?,
-        second: client(timeout, proxy, extra_ca_certs)?,
+        first: client(timeout, proxy, &roots)?,
+        second: client(timeout, proxy, &roots)?,
     })
 }
 
@@ -183,7 +185,7 @@ pub fn clients(
 fn client(
     timeout: Duration,
     proxy: Option<&str>,
-    extra_ca_certs: &[PathBuf],
+    roots: &[reqwest::Certificate],
 ) -> Result<Client, UpdateError> {
     install_crypto_provider();
     let mut builder = Client::builder()
@@ -192,6 +194,24 @@ fn client(
         // out like a dropped connection, and the download resumes.
         .timeout(timeout)
         .user_agent(concat!("ibex-updater/", env!("CARGO_PKG_VERSION")));
+    if !roots.is_empty() {
+        builder = builder.tls_certs_merge(roots.iter().cloned());
+    }
+    if let Some(proxy) = proxy {
+        let proxy = reqwest::Proxy::all(proxy).map_err(|e| UpdateError::BadProxy {
+            proxy: proxy.to_string(),
+            detail: e.to_string(),
+        })?;
+        builder = builder.proxy(proxy);
+    }
+    builder.build().map_err(|e| UpdateError::HttpSetup {
+        detail: e.to_string(),
+    })
+}
+
+/// The certificate authorities the policy's `extra_ca_certs` files hold, trusted beside the
+/// system's.
+fn extra_roots(extra_ca_certs: &[PathBuf]) -> Result<Vec<reqwest::Certificate>, UpdateError> {
     let mut roots = Vec::new();
     for path in extra_ca_certs {
         let pem = fsx::read_file_capped(path, fsx::cap::OWN_FILE)?.ok_or_else(|| {
@@ -213,19 +233,7 @@ fn client(
         }
         roots.extend(certificates);
     }
-    if !roots.is_empty() {
-        builder = builder.tls_certs_merge(roots);
-    }
-    if let Some(proxy) = proxy {
-        let proxy = reqwest::Proxy::all(proxy).map_err(|e| UpdateError::BadProxy {
-            proxy: proxy.to_string(),
-            detail: e.to_string(),
-        })?;
-        builder = builder.proxy(proxy);
-    }
-    builder.build().map_err(|e| UpdateError::HttpSetup {
-        detail: e.to_string(),
-    })
+    Ok(roots)
 }
 
 /// rustls needs one crypto provider for the process; ring is the one built in.

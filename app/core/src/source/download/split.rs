@@ -132,7 +132,7 @@ fn both_parts(
     let fetched = thread::scope(|scope| {
         let waiting = thread::current();
         let second = thread::Builder::new()
-            .name("download-second-half".into())
+            .name("download-part-2".into())
             .spawn_scoped(scope, || {
                 let mut sink = AtPlace {
                     file,
