@@ -17,6 +17,9 @@ struct Behaviour {
     /// (first byte asked for, bytes to send): the first request asking from that byte gets only
     /// that many, then the connection closes.
     cut: Vec<(u64, usize)>,
+    /// (first byte asked for): the first request asking from that byte gets the rest of the
+    /// file, past the last byte it asked for, under the range it asked for.
+    overlong: Vec<u64>,
     /// (first, last) byte asked for, per request; `None` for a request without a range.
     asked: Vec<Option<(u64, Option<u64>)>>,
 }
@@ -65,7 +68,11 @@ fn answer(mut stream: TcpStream, body: &[u8], behaviour: &Mutex<Behaviour>) {
         Some((first, last)) if !b.no_range => (206, first, last.unwrap_or(body.len() as u64 - 1)),
         _ => (200, 0, body.len() as u64 - 1),
     };
-    let part = &body[first as usize..=last as usize];
+    let mut part = &body[first as usize..=last as usize];
+    if let Some(i) = b.overlong.iter().position(|from| *from == first) {
+        b.overlong.remove(i);
+        part = &body[first as usize..];
+    }
     let send = match b.cut.iter().position(|(from, _)| *from == first) {
         Some(i) => b.cut.remove(i).1.min(part.len()),
         None => part.len(),
@@ -228,6 +235,27 @@ fn a_first_part_cut_short_resumes_after_what_arrived_of_it() {
             .iter()
             .any(|a| a.is_some_and(|(first, _)| first == 100_000)),
         "resumed after the first part's 100,000 bytes, dropping what came of the second: {asked:?}"
+    );
+    only_the_download(cache.path(), &done);
+}
+
+/// A first part that goes on past the bytes it was asked for is cut off at its end: nothing
+/// past it is written, and the rest of the file is asked for again from there.
+#[test]
+fn a_part_longer_than_asked_is_cut_off_at_its_end() {
+    let expected = body(LEN);
+    let server = Server::serving(expected.clone());
+    server.behaviour.lock().unwrap().overlong = vec![0];
+    let cache = tempfile::tempdir().unwrap();
+    let done = get(&server, &expected, cache.path()).unwrap();
+    assert!(fs::read(&done).unwrap() == expected, "the bytes differ");
+    let mid = split::boundary(0, LEN as u64);
+    assert!(
+        server
+            .asked()
+            .contains(&Some((mid, Some(split::boundary(mid, LEN as u64) - 1)))),
+        "asked again from the end of the first part, as a first part of its own: {:?}",
+        server.asked()
     );
     only_the_download(cache.path(), &done);
 }
