@@ -18,7 +18,6 @@ use super::extract::safe_relative_path;
 use super::tree_record::{self, KeptFile};
 use super::verify;
 use crate::client::version_file;
-use crate::digest;
 use crate::error::UpdateError;
 use crate::index::FileEntry;
 
@@ -102,9 +101,8 @@ fn find<'a>(
 ) -> Option<&'a KeptFile> {
     offered.iter().find_map(|(files, check_content)| {
         let kept = files.get(&entry.sha256).filter(|k| k.size == entry.size)?;
-        if *check_content {
-            let (size, sha256) = digest::of_file(&kept.path).ok()?;
-            (size == entry.size && sha256 == entry.sha256).then_some(kept)
+        if *check_content || kept.racy {
+            kept.content_is(entry.size, &entry.sha256).then_some(kept)
         } else {
             Some(kept)
         }
@@ -122,6 +120,23 @@ fn set_read_only(path: &Path) -> Result<(), UpdateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_edited_in_its_records_tick_is_not_taken_but_its_neighbour_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let (base, staged) = (dir.path().join("base"), dir.path().join("staged"));
+        fs::create_dir_all(&base).unwrap();
+        fs::create_dir_all(&staged).unwrap();
+        let (a, b) = tree_record::tests::tree_with_an_edit_in_the_records_tick(&base);
+        let bases = [Base {
+            tree: base,
+            check_content: false,
+        }];
+        let taken = take_unchanged(&[&a, &b], &bases, &staged).unwrap();
+        assert_eq!(taken.paths, HashSet::from([a.path.clone()]));
+        assert_eq!(fs::read(staged.join("a.jar")).unwrap(), b"aaaa");
+        assert!(!staged.join("b.jar").exists());
+    }
 
     #[test]
     fn only_files_nobody_writes_in_place_are_shared() {

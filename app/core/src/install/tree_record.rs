@@ -3,6 +3,12 @@
 //! manifest, which the unpacked bytes were checked against) and the modification time the file
 //! had when the install finished. A file whose size or time has changed since (edited, replaced,
 //! touched) is never taken.
+//!
+//! A time only shows an edit made in a later tick of the filesystem's clock than the file's last
+//! write (a few milliseconds on ext4, two seconds on FAT). A file written in the tick in which the
+//! record was written could still be edited within that tick, after the record, and keep its time:
+//! such a file (its time not older than the record's own) is "racy", as git calls it, and its
+//! SHA-256 is checked before it is taken.
 
 use std::collections::HashMap;
 use std::fs;
@@ -11,6 +17,7 @@ use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
+use crate::digest;
 use crate::error::UpdateError;
 use crate::fsx;
 use crate::index::FileEntry;
@@ -37,6 +44,16 @@ struct RecordedFile {
 pub struct KeptFile {
     pub path: PathBuf,
     pub size: u64,
+    /// Written in the record's own tick: its time cannot show an edit, so its content must be
+    /// checked before it is taken.
+    pub racy: bool,
+}
+
+impl KeptFile {
+    /// Whether the file's content has `size` and `sha256` (read and hashed now).
+    pub fn content_is(&self, size: u64, sha256: &str) -> bool {
+        digest::of_file(&self.path).is_ok_and(|(s, h)| s == size && h == sha256)
+    }
 }
 
 /// Records `files` (paths relative to `tree`, as in the manifest) with their times now.
@@ -63,8 +80,9 @@ pub fn write<'a>(
     fsx::write_atomically(&path, &text)
 }
 
-/// The files of `tree` that still match its record, by SHA-256. A tree without a record (or with
-/// one that cannot be read) offers nothing: it is only a missed saving, never an error.
+/// The files of `tree` that still match its record, by SHA-256, the racy ones marked. A tree
+/// without a record (or with one that cannot be read) offers nothing: it is only a missed saving,
+/// never an error.
 pub fn unchanged(tree: &Path) -> HashMap<String, KeptFile> {
     still_recorded(tree)
         .into_iter()
@@ -73,16 +91,18 @@ pub fn unchanged(tree: &Path) -> HashMap<String, KeptFile> {
 }
 
 /// Whether `tree` still holds every file of `expected` but those `skip` names, as its install
-/// wrote them (by its record: sizes and times, not contents).
+/// wrote them (by its record: sizes and times, and the contents of racy files only).
 pub fn holds(tree: &Path, expected: &[&FileEntry], skip: impl Fn(&str) -> bool) -> bool {
-    let found: HashMap<String, RecordedFile> = still_recorded(tree)
+    let found: HashMap<String, (RecordedFile, KeptFile)> = still_recorded(tree)
         .into_iter()
-        .map(|(file, _)| (file.path.clone(), file))
+        .map(|(file, kept)| (file.path.clone(), (file, kept)))
         .collect();
     expected.iter().filter(|e| !skip(&e.path)).all(|e| {
-        found
-            .get(&e.path)
-            .is_some_and(|f| f.sha256 == e.sha256 && f.size == e.size)
+        found.get(&e.path).is_some_and(|(f, kept)| {
+            f.sha256 == e.sha256
+                && f.size == e.size
+                && (!kept.racy || kept.content_is(e.size, &e.sha256))
+        })
     })
 }
 
@@ -92,6 +112,13 @@ fn still_recorded(tree: &Path) -> Vec<(RecordedFile, KeptFile)> {
         return Vec::new();
     }
     let record_path = tree.join(RECORD_FILE);
+    // The record's own time, from the same clock as its files' times.
+    let Some(recorded_at) = fs::symlink_metadata(&record_path)
+        .ok()
+        .and_then(|m| modified(&m))
+    else {
+        return Vec::new();
+    };
     let record = match fsx::read_file_capped(&record_path, fsx::cap::OWN_FILE) {
         Ok(Some(bytes)) => serde_json::from_slice::<TreeRecord>(&bytes).ok(),
         Ok(None) => None,
@@ -118,8 +145,12 @@ fn still_recorded(tree: &Path) -> Vec<(RecordedFile, KeptFile)> {
             continue;
         };
         if meta.is_file() && meta.len() == file.size && modified(&meta) == Some(file.modified) {
-            let size = file.size;
-            found.push((file, KeptFile { path, size }));
+            let kept = KeptFile {
+                path,
+                size: file.size,
+                racy: file.modified >= recorded_at,
+            };
+            found.push((file, kept));
         }
     }
     found
@@ -155,11 +186,11 @@ fn modified(meta: &fs::Metadata) -> Option<u128> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn entry(path: &str, bytes: &[u8]) -> FileEntry {
-        let (size, sha256) = crate::digest::of_reader(&mut &bytes[..]).unwrap();
+        let (size, sha256) = digest::of_reader(&mut &bytes[..]).unwrap();
         FileEntry {
             path: path.to_string(),
             size,
@@ -206,6 +237,59 @@ mod tests {
         fs::rename(tree.join("plugins"), elsewhere.join("plugins")).unwrap();
         std::os::unix::fs::symlink(elsewhere.join("plugins"), tree.join("plugins")).unwrap();
         assert!(unchanged(&tree).is_empty());
+    }
+
+    /// Sets `path`'s modification time.
+    fn set_time(path: &Path, time: std::time::SystemTime) {
+        fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(time)
+            .unwrap();
+    }
+
+    /// A tree of `a.jar` (written an hour before its record) and `b.jar` (written in the record's
+    /// own tick, then edited to other bytes of the same size within that tick): what a time
+    /// cannot show.
+    pub(crate) fn tree_with_an_edit_in_the_records_tick(tree: &Path) -> (FileEntry, FileEntry) {
+        let (a, b) = (entry("a.jar", b"aaaa"), entry("b.jar", b"bbbb"));
+        fs::write(tree.join("a.jar"), b"aaaa").unwrap();
+        fs::write(tree.join("b.jar"), b"bbbb").unwrap();
+        let now = std::time::SystemTime::now();
+        set_time(
+            &tree.join("a.jar"),
+            now - std::time::Duration::from_secs(3600),
+        );
+        set_time(&tree.join("b.jar"), now);
+        write(tree, [&a, &b]).unwrap();
+        set_time(&tree.join(RECORD_FILE), now);
+        fs::write(tree.join("b.jar"), b"BBBB").unwrap();
+        set_time(&tree.join("b.jar"), now);
+        (a, b)
+    }
+
+    #[test]
+    fn a_file_written_in_the_records_tick_is_racy_and_others_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = tree_with_an_edit_in_the_records_tick(dir.path());
+        let offered = unchanged(dir.path());
+        assert!(!offered[&a.sha256].racy);
+        assert!(offered[&b.sha256].racy);
+        assert!(!offered[&b.sha256].content_is(b.size, &b.sha256));
+    }
+
+    #[test]
+    fn a_tree_with_a_racy_edit_does_not_hold_its_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = tree_with_an_edit_in_the_records_tick(dir.path());
+        assert!(!holds(dir.path(), &[&a, &b], |_| false));
+        // Its bytes put back, with the record's time: the content checks again.
+        let b_path = dir.path().join("b.jar");
+        let time = fs::metadata(&b_path).unwrap().modified().unwrap();
+        fs::write(&b_path, b"bbbb").unwrap();
+        set_time(&b_path, time);
+        assert!(holds(dir.path(), &[&a, &b], |_| false));
     }
 
     #[test]
