@@ -245,7 +245,8 @@ struct Io {
     /// Bytes sent to the disk (`write_bytes`: pages dirtied, whenever they are written back),
     /// the filesystem's own blocks for new folders and names included.
     written: u64,
-    /// Bytes passed to write calls (`wchar`): the files' contents alone.
+    /// Bytes passed to write calls (`wchar`): what the processes wrote themselves (files, the
+    /// tree's record, journals, logs), without the filesystem's own blocks.
     written_by_calls: u64,
     /// Bytes read through system calls (`rchar`), from the disk or its cache.
     read: u64,
