@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use crate::common::{Env, Run};
+use crate::common::{Env, GUI, Run};
 
 /// Misbehaviour for archive (`.7z`) requests; index and signature are always served plainly.
 #[derive(Debug, Default)]
@@ -34,6 +34,8 @@ struct Faults {
     trickle_after: Option<(u64, u32)>,
     /// Answer this path with a body that never ends.
     endless: Option<String>,
+    /// Answer this path with a body that never ends, a byte every 200 ms.
+    trickle_path: Option<String>,
 }
 
 struct Server {
@@ -142,6 +144,13 @@ fn serve(
     }
     paths.lock().unwrap().push(path.clone());
     let stream = reader.get_mut();
+    if faults.lock().unwrap().trickle_path.as_deref() == Some(path.as_str()) {
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        while stream.write_all(b"{").and_then(|()| stream.flush()).is_ok() {
+            thread::sleep(Duration::from_millis(200));
+        }
+        return;
+    }
     if faults.lock().unwrap().endless.as_deref() == Some(path.as_str()) {
         let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
         let chunk = vec![b' '; 1 << 16];
@@ -309,7 +318,7 @@ impl Mirror {
     }
 
     fn installed_gui(&self) -> Option<String> {
-        self.env.installed_version(crate::common::GUI)
+        self.env.installed_version(GUI)
     }
 
     fn client_files(&self) -> Vec<(String, String)> {
@@ -368,6 +377,149 @@ fn an_endless_index_or_signature_is_refused_at_its_cap() {
             run.stderr
         );
     }
+}
+
+/// The manifest file the mirror's index lists for `component` of `release`, as a request path.
+fn manifest_path(mirror: &Mirror, release: &str, component: &str) -> String {
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(mirror.env.share.join("index.json")).unwrap()).unwrap();
+    let release = index["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == release)
+        .unwrap();
+    let kit = release["kits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["component"] == component)
+        .unwrap();
+    format!("/{}", kit["manifest"]["path"].as_str().unwrap())
+}
+
+/// Read-only commands read the small signed index alone; an install fetches the manifests of the
+/// kits it installs, and no other.
+#[test]
+fn status_reads_no_manifest_and_an_install_only_those_of_its_kits() {
+    let mirror = Mirror::new();
+    let manifests = || {
+        mirror
+            .server
+            .paths
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.starts_with("/manifests/"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    for command in [
+        &["status", "--server-version", "26.2.0.1234"][..],
+        &["check", "--server-version", "26.2.0.1234"],
+        &["releases"],
+    ] {
+        mirror.run(command);
+    }
+    assert_eq!(manifests(), Vec::<String>::new());
+    mirror
+        .run(&[
+            "install",
+            "--server-version",
+            "26.2.0.1234",
+            "--component",
+            GUI,
+        ])
+        .assert_code(0);
+    assert_eq!(manifests(), [manifest_path(&mirror, "26.2.1", GUI)]);
+}
+
+/// Signed metadata that comes at a trickle, each read getting a byte so that no read ever times
+/// out, is refused once its total deadline (twice `--http-timeout`, here 2 s) has passed.
+#[test]
+fn signed_metadata_at_a_trickle_is_refused_within_its_deadline() {
+    let mirror = Mirror::new();
+    for path in ["/index.json", "/index.json.minisig"] {
+        mirror.faults().trickle_path = Some(path.to_string());
+        let run = mirror.run(&["releases"]);
+        run.assert_code(if path == "/index.json" { 4 } else { 3 });
+        assert!(
+            run.stderr.contains("took more than 2 s"),
+            "{path}: {}",
+            run.stderr
+        );
+    }
+    mirror.faults().trickle_path = Some(manifest_path(&mirror, "26.2.1", GUI));
+    mirror.refused(4, "took more than 2 s");
+    mirror.faults().trickle_path = None;
+    mirror.installs();
+}
+
+/// An index that never ends is refused at its 4 MiB cap, however much memory the updater could
+/// take: the run as a whole holds under 16 MB more than a normal one.
+#[cfg(target_os = "linux")] // reads the peak memory of the run with Python's getrusage
+#[test]
+fn an_endless_index_is_refused_holding_little_memory() {
+    let mirror = Mirror::new();
+    let peak = |endless: Option<&str>| {
+        mirror.faults().endless = endless.map(String::from);
+        let measured = mirror
+            .env
+            .command_from(&mirror.server.url(), &["--http-timeout", "5", "releases"]);
+        let mut python = std::process::Command::new("python3");
+        python.args([
+            "-c",
+            "import resource, subprocess, sys\n\
+             code = subprocess.run(sys.argv[1:], capture_output=True).returncode\n\
+             print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)",
+        ]);
+        python.arg(measured.get_program()).args(measured.get_args());
+        for (key, value) in measured.get_envs() {
+            match value {
+                Some(value) => python.env(key, value),
+                None => python.env_remove(key),
+            };
+        }
+        let out = crate::common::output_of(&mut python);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().unwrap());
+        (fields.next().unwrap(), fields.next().unwrap())
+    };
+    let (code, normal_kb) = peak(None);
+    assert_eq!(code, 0);
+    let (code, endless_kb) = peak(Some("/index.json"));
+    assert_eq!(code, 3);
+    eprintln!("peak memory: {normal_kb} kB for a normal run, {endless_kb} kB for an endless index");
+    assert!(
+        endless_kb < normal_kb + 16_000,
+        "{endless_kb} kB at most against {normal_kb} kB for a normal run"
+    );
+}
+
+/// A kit's SHA-256 names its download in the cache: a signed index whose value is a path is
+/// refused before any file is named after it.
+#[test]
+fn a_kit_sha256_that_is_a_path_names_no_file() {
+    let mirror = Mirror::new();
+    let key = mirror.env.dir.path().join("keys").join("ibex-updater.key");
+    let victim = mirror.env.dir.path().join("victim");
+    fs::write(&victim, "keep me").unwrap();
+    let index_path = mirror.env.share.join("index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&fs::read(&index_path).unwrap()).unwrap();
+    index["serial"] = serde_json::json!(2);
+    for release in index["releases"].as_array_mut().unwrap() {
+        for kit in release["kits"].as_array_mut().unwrap() {
+            kit["archive"]["sha256"] = serde_json::json!("../../../victim");
+        }
+    }
+    let text = serde_json::to_string_pretty(&index).unwrap();
+    let signature =
+        ibex_updater_core::index::signature::sign(text.as_bytes(), &key, "crafted").unwrap();
+    fs::write(&index_path, text).unwrap();
+    fs::write(mirror.env.share.join("index.json.minisig"), signature).unwrap();
+    mirror.refused(3, "is not a SHA-256");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
 }
 
 /// Drops the connection after 100 bytes of the first archive: the install still succeeds, and

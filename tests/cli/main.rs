@@ -12,6 +12,7 @@ mod crash;
 mod front_ends_agree;
 mod help;
 mod http_source;
+mod index_format;
 mod install;
 mod launch;
 mod linux_program;

@@ -276,6 +276,7 @@ fn signed_backend(demo: &Demo) -> Backend {
         serial: None,
         source_id: None,
         valid_for: Duration::from_secs(86_400),
+        rotate_from: None,
     };
     publish(&options, std::time::SystemTime::now()).unwrap();
     let policy = Policy {

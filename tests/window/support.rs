@@ -18,6 +18,7 @@ use ibex_updater_core::client::component::Component;
 use ibex_updater_core::client::version::ReleaseName;
 use ibex_updater_core::config::resolved::Settings;
 use ibex_updater_core::error::UpdateError;
+use ibex_updater_core::index::load::MetadataRead;
 use ibex_updater_core::install::InstallRoot;
 use ibex_updater_core::release::Kit;
 use ibex_updater_core::source::{ArchiveStream, ReleaseSource, ShareSource};
@@ -160,6 +161,20 @@ impl GatedSource {
             archive_gate: None,
             catalog_gate: Some(gate.0),
         }
+    }
+}
+
+impl MetadataRead for GatedSource {
+    fn read_metadata(
+        &self,
+        path: &str,
+        cap: u64,
+        wait: Duration,
+    ) -> Result<Option<Vec<u8>>, UpdateError> {
+        self.share.read_metadata(path, cap, wait)
+    }
+    fn metadata_wait(&self, size: u64) -> Duration {
+        self.share.metadata_wait(size)
     }
 }
 

@@ -10,7 +10,7 @@ mod bench_share;
 mod bench_support;
 
 use bench_share::{PATCH, STEADY, Updater, remove_if_there};
-use bench_support::{run, settle};
+use bench_support::{Io, run, settle};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -237,35 +237,6 @@ impl Sample {
     fn median(samples: &mut [Sample]) -> Sample {
         samples.sort_by_key(|s| s.time);
         samples[samples.len() / 2]
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct Io {
-    /// Bytes sent to the disk (`write_bytes`: pages dirtied, whenever they are written back),
-    /// the filesystem's own blocks for new folders and names included.
-    written: u64,
-    /// Bytes passed to write calls (`wchar`): what the processes wrote themselves (files, the
-    /// tree's record, journals, logs), without the filesystem's own blocks.
-    written_by_calls: u64,
-    /// Bytes read through system calls (`rchar`), from the disk or its cache.
-    read: u64,
-}
-
-impl Io {
-    /// This process's counters, which include every child it has waited for.
-    fn now() -> Result<Io> {
-        let text = fs::read_to_string("/proc/self/io").context("read /proc/self/io")?;
-        let field = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
-                .with_context(|| format!("no {name} in /proc/self/io"))
-        };
-        Ok(Io {
-            written: field("write_bytes:")?,
-            written_by_calls: field("wchar:")?,
-            read: field("rchar:")?,
-        })
     }
 }
 

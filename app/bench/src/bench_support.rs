@@ -52,6 +52,35 @@ pub fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Io {
+    /// Bytes sent to the disk (`write_bytes`: pages dirtied, whenever they are written back),
+    /// the filesystem's own blocks for new folders and names included.
+    pub written: u64,
+    /// Bytes passed to write calls (`wchar`): what the processes wrote themselves (files, the
+    /// tree's record, journals, logs), without the filesystem's own blocks.
+    pub written_by_calls: u64,
+    /// Bytes read through system calls (`rchar`), from the disk or its cache.
+    pub read: u64,
+}
+
+impl Io {
+    /// This process's counters, which include every child it has waited for.
+    pub fn now() -> Result<Io> {
+        let text = std::fs::read_to_string("/proc/self/io").context("read /proc/self/io")?;
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+                .with_context(|| format!("no {name} in /proc/self/io"))
+        };
+        Ok(Io {
+            written: field("write_bytes:")?,
+            written_by_calls: field("wchar:")?,
+            read: field("rchar:")?,
+        })
+    }
+}
+
 /// A fleet server process, killed on drop.
 pub struct Server(Child);
 

@@ -148,13 +148,22 @@ pub struct PublishArgs {
     /// The index's serial (default: one more than the index already there, or 1).
     #[arg(long, value_name = "N")]
     pub serial: Option<u64>,
-    /// A name for this release source, written into the index: updaters remember the serials
-    /// they have seen by signing key and this name, wherever they fetch the index from.
+    /// A name for this release source, written into the index (default: the one already there):
+    /// updaters remember the newest serial of each name, wherever they fetch the index from.
     #[arg(long, value_name = "NAME")]
     pub source_id: Option<String>,
     /// How long the index stays valid; publish again before it expires.
     #[arg(long, value_name = "DAYS", default_value_t = 90)]
     pub valid_days: u64,
+    /// Sign the index already there again, with a new serial and expiry, reading no archive.
+    #[arg(long, conflicts_with = "audit")]
+    pub refresh: bool,
+    /// Read every archive the index lists again; report (exit 3) any that no longer matches.
+    #[arg(long)]
+    pub audit: bool,
+    /// Move to the key given with --key: the old secret key signs a rotation statement.
+    #[arg(long, value_name = "OLD_KEY", conflicts_with = "audit")]
+    pub rotate_from: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

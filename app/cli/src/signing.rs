@@ -8,7 +8,7 @@ use ibex_updater_core::config::resolved::Settings;
 use ibex_updater_core::index::{INDEX_FILE, SIGNATURE_FILE, signature};
 use ibex_updater_core::install::verify::InstalledCheck;
 use ibex_updater_core::progress::NoProgress;
-use ibex_updater_core::usecase::publish::{PublishOptions, publish as write_index};
+use ibex_updater_core::usecase::publish::{self, HowListed, KitAudit, PublishOptions};
 use ibex_updater_core::usecase::{self_update, survey, verify as verify_installed};
 use serde_json::json;
 
@@ -37,26 +37,110 @@ pub fn publish(cli: &Cli, args: &PublishArgs) -> Result<u8> {
         serial: args.serial,
         source_id: args.source_id.clone(),
         valid_for: crate::settings::valid_days(args.valid_days)?,
+        rotate_from: args.rotate_from.clone(),
     };
-    let index = write_index(&options, SystemTime::now())?;
-    let kits: usize = index.releases.iter().map(|r| r.kits.len()).sum();
+    if args.audit {
+        return audit(cli, &options);
+    }
+    let published = if args.refresh {
+        publish::refresh(&options, SystemTime::now())?
+    } else {
+        publish::publish(&options, SystemTime::now())?
+    };
+    let index = &published.index;
+    let (index_path, signature_path) = (out.join(INDEX_FILE), out.join(SIGNATURE_FILE));
     if cli.json {
+        let kits: Vec<_> = published
+            .kits
+            .iter()
+            .map(|(release, component, how)| {
+                let (listed, was) = match how {
+                    HowListed::Carried => ("carried", None),
+                    HowListed::New => ("read-new", None),
+                    HowListed::Changed { was } => ("read-changed", Some(was)),
+                };
+                json!({"release": release, "component": component.id(), "listed": listed, "was": was})
+            })
+            .collect();
+        let rotated = published
+            .rotated
+            .as_ref()
+            .map(|(from, to)| json!({"from": from, "to": to}));
         println!(
             "{}",
-            json!({"index": out.join(INDEX_FILE), "signature": out.join(SIGNATURE_FILE),
-                   "serial": index.serial, "expires": index.expires,
-                   "releases": index.releases.len(), "kits": kits})
+            json!({"index": index_path, "signature": signature_path, "format": index.format,
+                   "serial": index.serial, "expires": index.expires, "source_id": index.source,
+                   "releases": index.releases.len(), "kits": kits,
+                   "bytes_read": published.bytes_read, "rotated": rotated})
         );
     } else {
+        for (release, component, how) in &published.kits {
+            match how {
+                HowListed::Carried => {}
+                HowListed::New => println!("read {release} {component}: new"),
+                HowListed::Changed { was } => {
+                    println!("read {release} {component}: changed since it was published ({was})")
+                }
+            }
+        }
+        if let Some((from, to)) = &published.rotated {
+            println!("rotated the signing key from {from} to {to}");
+        }
+        let carried = published
+            .kits
+            .iter()
+            .filter(|(_, _, how)| *how == HowListed::Carried)
+            .count();
         println!(
-            "wrote {} and {}: serial {}, {} releases, {kits} kits",
-            out.join(INDEX_FILE).display(),
-            out.join(SIGNATURE_FILE).display(),
+            "wrote {} and {}: serial {}, {} releases, {} kits ({carried} carried over unread), {} MB of archives read",
+            index_path.display(),
+            signature_path.display(),
             index.serial,
-            index.releases.len()
+            index.releases.len(),
+            published.kits.len(),
+            published.bytes_read / 1_000_000
         );
     }
     Ok(code::SUCCESS)
+}
+
+/// `publish --audit`: exits 3 when any published kit no longer matches.
+fn audit(cli: &Cli, options: &PublishOptions) -> Result<u8> {
+    let audited = publish::audit(options)?;
+    let clean = audited.iter().all(|a| a.audit == KitAudit::Matches);
+    if cli.json {
+        let kits: Vec<_> = audited
+            .iter()
+            .map(|a| {
+                let (status, detail) = match &a.audit {
+                    KitAudit::Matches => ("matches", None),
+                    KitAudit::Differs { detail } => ("differs", Some(detail.as_str())),
+                    KitAudit::Missing => ("missing", None),
+                };
+                json!({"release": a.release, "component": a.component.id(), "status": status, "detail": detail})
+            })
+            .collect();
+        println!("{}", json!({"clean": clean, "kits": kits}));
+    } else {
+        for a in &audited {
+            match &a.audit {
+                KitAudit::Matches => {
+                    println!("{} {}: matches what was published", a.release, a.component)
+                }
+                KitAudit::Differs { detail } => {
+                    println!("{} {}: DIFFERS: {detail}", a.release, a.component)
+                }
+                KitAudit::Missing => {
+                    println!("{} {}: MISSING from the share", a.release, a.component)
+                }
+            }
+        }
+    }
+    Ok(if clean {
+        code::SUCCESS
+    } else {
+        code::INTEGRITY
+    })
 }
 
 /// Updates the running binary from the newest build the signed index lists for this platform.
@@ -110,7 +194,12 @@ fn report(cli: &Cli, doc: &serde_json::Value, text: &str) {
 /// Lists what differs from the manifest; exits 3 when anything does.
 pub fn verify(cli: &Cli, settings: &Settings, components: &[Component]) -> Result<u8> {
     let catalog = survey::read_catalog(settings)?;
-    let checks = verify_installed::verify(&catalog, &settings.install_root, components)?;
+    let checks = verify_installed::verify(
+        settings.source()?,
+        &catalog,
+        &settings.install_root,
+        components,
+    )?;
     let clean = verify_installed::is_clean(&checks);
     let mut docs = Vec::new();
     let mut lines = Vec::new();

@@ -2,6 +2,7 @@
 //! reader takes no more memory than a real kit needs.
 
 use std::fs::File;
+use std::io::{Read, Seek};
 use std::path::Path;
 
 use sevenz_rust2::{ArchiveReader, Error, Password};
@@ -14,5 +15,10 @@ pub const MEMORY_LIMIT_KB: usize = 512 << 10;
 /// Opens the 7-Zip archive at `path` within [`MEMORY_LIMIT_KB`].
 pub fn open(path: &Path) -> Result<ArchiveReader<File>, Error> {
     let file = File::open(path).map_err(|e| Error::FileOpen(e, path.display().to_string()))?;
-    ArchiveReader::new_with_memory_limit(file, Password::empty(), MEMORY_LIMIT_KB)
+    open_reader(file)
+}
+
+/// Opens the 7-Zip archive that `reader` reads within [`MEMORY_LIMIT_KB`].
+pub fn open_reader<R: Read + Seek>(reader: R) -> Result<ArchiveReader<R>, Error> {
+    ArchiveReader::new_with_memory_limit(reader, Password::empty(), MEMORY_LIMIT_KB)
 }

@@ -279,6 +279,49 @@ pub enum UpdateError {
     )]
     IndexExpired { location: String, days_ago: u64 },
 
+    #[error(
+        "the release index of {location} is signed by key {key_id}, which the release team retired for key {successor}: it is an old index served again, or signed by a key that may be compromised"
+    )]
+    RetiredSigningKey {
+        location: String,
+        key_id: String,
+        successor: String,
+    },
+
+    #[error(
+        "the release index of {location} names the source '{found}', but this location has served source '{seen}': someone may be serving another source's index here. If the release team really renamed it, IT removes {} for this user", store.display()
+    )]
+    IndexSourceChanged {
+        location: String,
+        seen: String,
+        found: String,
+        store: PathBuf,
+    },
+
+    #[error(
+        "the release index of {location} is in format {format}, but this location has served format {seen}: an old index may be being served again; ask the release team"
+    )]
+    IndexFormatDowngrade {
+        location: String,
+        format: u32,
+        seen: u32,
+    },
+
+    #[error("the manifest {path} of {location} cannot be used: {detail}")]
+    BadManifest {
+        location: String,
+        path: String,
+        detail: String,
+    },
+
+    #[error(
+        "{url} took more than {seconds} s to read in all, far longer than signed metadata of its size needs; it was not used"
+    )]
+    MetadataTooSlow { url: String, seconds: u64 },
+
+    #[error("cannot {what}: {detail}")]
+    CannotPublish { what: &'static str, detail: String },
+
     #[error("could not download {url} after {attempts} attempts: {detail}")]
     DownloadFailed {
         url: String,
@@ -315,7 +358,8 @@ impl UpdateError {
             | UpdateError::EpicsUtilsUnreachable { .. }
             | UpdateError::DownloadFailed { .. }
             | UpdateError::HttpStatus { .. }
-            | UpdateError::UntrustedCertificate { .. } => ErrorKind::SourceUnreachable,
+            | UpdateError::UntrustedCertificate { .. }
+            | UpdateError::MetadataTooSlow { .. } => ErrorKind::SourceUnreachable,
             UpdateError::KitNotInstallable { .. }
             | UpdateError::ChecksumMismatch { .. }
             | UpdateError::Truncated { .. }
@@ -329,6 +373,10 @@ impl UpdateError {
             | UpdateError::IndexRollback { .. }
             | UpdateError::BadSerialStore { .. }
             | UpdateError::IndexExpired { .. }
+            | UpdateError::RetiredSigningKey { .. }
+            | UpdateError::IndexSourceChanged { .. }
+            | UpdateError::IndexFormatDowngrade { .. }
+            | UpdateError::BadManifest { .. }
             | UpdateError::UnsignedSource { .. }
             | UpdateError::TooLarge { .. }
             | UpdateError::BadUpdaterBuild { .. } => ErrorKind::Integrity,
@@ -348,7 +396,8 @@ impl UpdateError {
             | UpdateError::BadTrustedKey { .. }
             | UpdateError::KeyExists { .. }
             | UpdateError::BadSecretKey { .. }
-            | UpdateError::SerialNotAbove { .. } => ErrorKind::Usage,
+            | UpdateError::SerialNotAbove { .. }
+            | UpdateError::CannotPublish { .. } => ErrorKind::Usage,
             UpdateError::InstrumentUnreachable(_) | UpdateError::BadPv { .. } => {
                 ErrorKind::InstrumentUnreachable
             }

@@ -7,7 +7,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::UpdateError;
 use crate::retry::{Attempt, GaveUp, Retry};
@@ -15,8 +15,13 @@ use crate::retry::{Attempt, GaveUp, Retry};
 /// The most the updater reads of each kind of small file. A source, a hostile one included, can
 /// serve anything: past its cap a file is refused rather than read into memory.
 pub mod cap {
-    /// `index.json`: every kit's manifest of every release (about 3 MB per kit today).
-    pub const INDEX: u64 = 256 << 20;
+    /// `index.json` in format 2: a few hundred bytes per kit, so a few hundred kilobytes for a
+    /// share with decades of releases.
+    pub const INDEX: u64 = 4 << 20;
+    /// `index.json` in format 1, which carries every kit's manifest (about 3 MB per kit).
+    pub const LEGACY_INDEX: u64 = 256 << 20;
+    /// One kit's manifest file, compressed: about 2 MB for a 50,000-file genie_python kit.
+    pub const MANIFEST: u64 = 64 << 20;
     /// `index.json.minisig`: a few hundred bytes.
     pub const SIGNATURE: u64 = 64 << 10;
     /// `RELEASE_NOTES.md`.
@@ -63,6 +68,59 @@ pub fn read_file_capped(path: &Path, cap: u64) -> Result<Option<Vec<u8>>, Update
             cap,
         }),
     }
+}
+
+/// Reads at most `limit` bytes of `reader`, and fails with `TimedOut` once `deadline` has
+/// passed, however slowly bytes keep coming: a trickle ends.
+pub fn read_within(mut reader: impl Read, limit: u64, deadline: Instant) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0; 64 << 10];
+    while (bytes.len() as u64) < limit {
+        let want =
+            usize::try_from(limit - bytes.len() as u64).map_or(chunk.len(), |n| n.min(chunk.len()));
+        let n = match reader.read(&mut chunk[..want]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        bytes.extend_from_slice(&chunk[..n]);
+        if Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "it took longer than its deadline",
+            ));
+        }
+    }
+    Ok(bytes)
+}
+
+/// Opens `path` for reading only if it is a regular file (following links): a FIFO is never
+/// waited on, nor a device read. `Ok(None)` when there is nothing there.
+pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    // Opening a FIFO for reading waits for a writer; non-blocking, it returns at once, and is
+    // then refused below.
+    #[cfg(target_os = "linux")]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        rustix::fs::OFlags::NONBLOCK.bits() as i32,
+    );
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a regular file",
+        ));
+    }
+    #[cfg(target_os = "linux")]
+    rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::empty())?;
+    Ok(Some(file))
 }
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and syncs

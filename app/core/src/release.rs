@@ -55,8 +55,49 @@ pub struct Kit {
     /// release linking an older release's kit).
     pub linked_from: Option<String>,
     /// Every file of the unpacked kit with its size and SHA-256, when a signed index lists them:
-    /// what lets an install take unchanged files from a tree it already has.
-    pub manifest: Option<Arc<[FileEntry]>>,
+    /// what lets an install take unchanged files from a tree it already has, and what every
+    /// unpacked file is checked against.
+    pub manifest: Option<ListedManifest>,
+}
+
+/// A kit's manifest as a signed index lists it: a file of its own (format 2), fetched and
+/// checked only when a command needs the kit's files, or the files themselves (format 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListedManifest {
+    File(ManifestRef),
+    Inline(Arc<[FileEntry]>),
+}
+
+/// Where a kit's manifest is, and what it must be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestRef {
+    /// Relative to the index's folder, with `/` separators.
+    pub path: String,
+    /// Of the file as stored (compressed).
+    pub size: u64,
+    /// Of the file as stored.
+    pub sha256: String,
+    /// How many files it lists.
+    pub files: u64,
+}
+
+/// Format 2 writes a manifest as a reference; format 1's inline manifests are read, never written.
+impl Serialize for ListedManifest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ListedManifest::File(listed) => listed.serialize(serializer),
+            ListedManifest::Inline(_) => Err(serde::ser::Error::custom(
+                "a format 1 index's inline manifest is never written",
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ListedManifest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ManifestRef::deserialize(deserializer).map(ListedManifest::File)
+    }
 }
 
 /// A file of the kit folder that is installed beside the unpacked archive.

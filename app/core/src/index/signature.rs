@@ -4,7 +4,7 @@
 use std::io::{Cursor, Write};
 use std::path::Path;
 
-use minisign::{KeyPair, PublicKey, SecretKeyBox, SignatureBox};
+use minisign::{KeyPair, PublicKey, SecretKey, SecretKeyBox, SignatureBox};
 
 use crate::error::UpdateError;
 
@@ -60,20 +60,34 @@ pub fn sign(
     secret_key_file: &Path,
     trusted_comment: &str,
 ) -> Result<String, UpdateError> {
+    let key = secret_key(secret_key_file)?;
+    let signature = minisign::sign(None, &key, Cursor::new(data), Some(trusted_comment), None)
+        .map_err(bad_key(secret_key_file))?;
+    Ok(signature.into_string())
+}
+
+/// The public key of the secret key in `secret_key_file`.
+pub fn public_key_of(secret_key_file: &Path) -> Result<PublicKey, UpdateError> {
+    PublicKey::from_secret_key(&secret_key(secret_key_file)?).map_err(bad_key(secret_key_file))
+}
+
+fn secret_key(secret_key_file: &Path) -> Result<SecretKey, UpdateError> {
     let text = std::fs::read_to_string(secret_key_file)
         .map_err(UpdateError::io("read", secret_key_file))?;
-    let bad_key = |e: minisign::PError| UpdateError::BadSecretKey {
-        path: secret_key_file.to_path_buf(),
+    let key_box = SecretKeyBox::from_string(&text).map_err(bad_key(secret_key_file))?;
+    match key_box.clone().into_unencrypted_secret_key() {
+        Ok(key) if !key.is_encrypted() => Ok(key),
+        _ => key_box
+            .into_secret_key(None)
+            .map_err(bad_key(secret_key_file)),
+    }
+}
+
+fn bad_key(path: &Path) -> impl Fn(minisign::PError) -> UpdateError + '_ {
+    move |e| UpdateError::BadSecretKey {
+        path: path.to_path_buf(),
         detail: e.to_string(),
-    };
-    let key_box = SecretKeyBox::from_string(&text).map_err(bad_key)?;
-    let key = match key_box.clone().into_unencrypted_secret_key() {
-        Ok(key) if !key.is_encrypted() => key,
-        _ => key_box.into_secret_key(None).map_err(bad_key)?,
-    };
-    let signature = minisign::sign(None, &key, Cursor::new(data), Some(trusted_comment), None)
-        .map_err(bad_key)?;
-    Ok(signature.into_string())
+    }
 }
 
 /// Parses trusted keys: each either the base64 line or a whole `.pub` file's text.
@@ -84,6 +98,17 @@ pub fn parse_public_key(text: &str) -> Result<PublicKey, String> {
         .rfind(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
         .unwrap_or_default();
     PublicKey::from_base64(line).map_err(|e| format!("'{line}' is not a minisign public key: {e}"))
+}
+
+/// The id of the key that made `signature` (a `.minisig` file's text), before anything is
+/// checked: which key to check it with.
+pub fn signer(signature: &str, location: &str) -> Result<String, UpdateError> {
+    SignatureBox::from_string(signature)
+        .map(|s| key_id(s.keynum()))
+        .map_err(|e| UpdateError::BadIndexSignature {
+            location: location.to_string(),
+            detail: format!("the signature file is not in minisign's format: {e}"),
+        })
 }
 
 /// Checks that `signature` (a `.minisig` file's text) signs `data` with one of `keys`, and
@@ -111,7 +136,7 @@ pub fn verify(
     };
     // Only prehashed (current minisign) signatures: legacy ones cover the data unhashed.
     minisign::verify(key, &signature, Cursor::new(data), true, false, false)
-        .map_err(|e| bad(format!("it does not match index.json, which has been changed or damaged since it was signed ({e})")))?;
+        .map_err(|e| bad(format!("it does not match what it signs, which has been changed or damaged since it was signed ({e})")))?;
     Ok(key_id(key.keynum()))
 }
 

@@ -36,6 +36,7 @@ use crate::client::version::{ClientVersion, ReleaseName, Version};
 use crate::client::version_file;
 use crate::error::UpdateError;
 use crate::fsx::{self, Staging, Syncer};
+use crate::index::FileEntry;
 use crate::progress::{Progress, Stage};
 use crate::release::{Kit, KitStatus};
 use crate::source::ReleaseSource;
@@ -141,12 +142,34 @@ pub fn install(
     for kit in kits {
         running::refuse_if_running(kit.component, &root.component_dir(kit.component))?;
     }
+    // Only now, and only for the kits installed, are their manifests fetched.
+    let manifests = kits
+        .iter()
+        .map(|kit| {
+            kit.manifest
+                .as_ref()
+                .map(|listed| crate::source::manifest(source, listed))
+                .transpose()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let staging = begin(root)?;
     let staged = kits
         .iter()
-        .map(|kit| match signed_kit::kept_tree(root, kit) {
-            Some(tree) => signed_kit::switch_to(root, kit, tree, options),
-            None => prepare(root, source, kit, staging.path(), progress, options),
+        .zip(&manifests)
+        .map(|(kit, manifest)| {
+            let manifest = manifest.as_deref();
+            match signed_kit::kept_tree(root, kit, manifest) {
+                Some(tree) => signed_kit::switch_to(root, kit, tree, options),
+                None => prepare(
+                    root,
+                    source,
+                    kit,
+                    manifest,
+                    staging.path(),
+                    progress,
+                    options,
+                ),
+            }
         })
         .collect::<Result<Vec<_>, _>>()?;
     if progress.cancelled() {
@@ -299,6 +322,7 @@ fn prepare(
     root: &InstallRoot,
     source: &dyn ReleaseSource,
     kit: &Kit,
+    manifest: Option<&[FileEntry]>,
     tx_dir: &Path,
     progress: &dyn Progress,
     options: &InstallOptions,
@@ -326,9 +350,9 @@ fn prepare(
         .sync
         .then(|| fsx::EarlyWriteback::start(&tree))
         .flatten();
-    let (sha256, staged, recorded) = match &kit.manifest {
+    let (sha256, staged, recorded) = match manifest {
         Some(manifest) => {
-            let mut from_archive = signed_kit::from_archive(kit, manifest);
+            let from_archive = signed_kit::from_archive(kit, manifest);
             let staged = signed_kit::stage_changed_files(
                 root,
                 source,
@@ -341,8 +365,6 @@ fn prepare(
                 progress,
                 syncer.as_ref(),
             )?;
-            // What the GUI and the updater write to is not recorded: its time says nothing.
-            from_archive.retain(|e| !reuse::is_gui_state(&e.path));
             let sha256 = kit.sha256.clone().unwrap_or_default();
             (sha256, Some(staged), from_archive)
         }
@@ -393,7 +415,11 @@ fn prepare(
         fsx::sync_filesystem_of(&tree)?;
     }
     if !recorded.is_empty() {
-        tree_record::write(&tree, recorded)?;
+        // What the GUI and the updater write to is recorded apart: its time says nothing.
+        let (state, files): (Vec<_>, Vec<_>) = recorded
+            .into_iter()
+            .partition(|e| reuse::is_gui_state(&e.path));
+        tree_record::write(&tree, files, state)?;
     }
     checkpoint::reach(&format!("prepared:{}", component.id()))?;
     Ok((tree, sha256, staged))

@@ -88,8 +88,12 @@ pub(super) fn stage_changed_files(
 
 /// A tree kept on this machine that holds `kit`'s version as it was installed (every file of the
 /// signed manifest unchanged, but the GUI's own state), so that installing it is a swap.
-pub(super) fn kept_tree(root: &InstallRoot, kit: &Kit) -> Option<PathBuf> {
-    let manifest = kit.manifest.as_ref()?;
+pub(super) fn kept_tree(
+    root: &InstallRoot,
+    kit: &Kit,
+    manifest: Option<&[FileEntry]>,
+) -> Option<PathBuf> {
+    let manifest = manifest?;
     let wanted = Some(ClientVersion::Release(kit.version.clone()?));
     // A reinstall of the installed version is asked for when that tree is suspect: never a swap.
     if version_file::installed(&root.component_dir(kit.component)) == wanted {

@@ -28,6 +28,11 @@ pub const RECORD_FILE: &str = ".ibex-updater-files.json";
 #[derive(Debug, Serialize, Deserialize)]
 struct TreeRecord {
     files: Vec<RecordedFile>,
+    /// What the install wrote where the GUI and the updater write later (its settings and
+    /// workspace): never taken for another tree, since a time says nothing there, but what tells
+    /// a hand edit from the kit's own file.
+    #[serde(default)]
+    state: Vec<FileEntry>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -56,10 +61,12 @@ impl KeptFile {
     }
 }
 
-/// Records `files` (paths relative to `tree`, as in the manifest) with their times now.
+/// Records `files` (paths relative to `tree`, as in the manifest) with their times now, and
+/// `state`, the kit's files that the GUI and the updater write to later.
 pub fn write<'a>(
     tree: &Path,
     files: impl IntoIterator<Item = &'a FileEntry>,
+    state: impl IntoIterator<Item = &'a FileEntry>,
 ) -> Result<(), UpdateError> {
     let mut recorded = Vec::new();
     for entry in files {
@@ -75,9 +82,31 @@ pub fn write<'a>(
         }
     }
     let path = tree.join(RECORD_FILE);
-    let text = serde_json::to_vec(&TreeRecord { files: recorded })
+    let record = TreeRecord {
+        files: recorded,
+        state: state.into_iter().cloned().collect(),
+    };
+    let text = serde_json::to_vec(&record)
         .map_err(|e| UpdateError::io("write", &path)(std::io::Error::other(e.to_string())))?;
     fsx::write_atomically(&path, &text)
+}
+
+/// What `tree`'s record says its install wrote, as a manifest; `None` without a readable one.
+/// Only a hint: nothing is taken on its word.
+pub fn files(tree: &Path) -> Option<Vec<FileEntry>> {
+    let bytes = fsx::read_file_capped(&tree.join(RECORD_FILE), fsx::cap::OWN_FILE).ok()??;
+    let record: TreeRecord = serde_json::from_slice(&bytes).ok()?;
+    let files = record.files.into_iter().map(|f| FileEntry {
+        path: f.path,
+        size: f.size,
+        sha256: f.sha256,
+    });
+    Some(
+        files
+            .chain(record.state)
+            .filter(|f| super::extract::safe_relative_path(&f.path).is_ok())
+            .collect(),
+    )
 }
 
 /// The files of `tree` that still match its record, by SHA-256, the racy ones marked. A tree
@@ -209,7 +238,7 @@ pub(crate) mod tests {
             entry("plugins/a.jar", b"aaaa"),
             entry("plugins/b.jar", b"bbbb"),
         );
-        write(tree, [&a, &b]).unwrap();
+        write(tree, [&a, &b], []).unwrap();
         assert_eq!(unchanged(tree).len(), 2);
 
         // Same size, new content: the time gives it away.
@@ -230,7 +259,7 @@ pub(crate) mod tests {
         fs::create_dir_all(&elsewhere).unwrap();
         fs::write(tree.join("plugins/a.jar"), b"aaaa").unwrap();
         let a = entry("plugins/a.jar", b"aaaa");
-        write(&tree, [&a]).unwrap();
+        write(&tree, [&a], []).unwrap();
         assert_eq!(unchanged(&tree).len(), 1);
 
         // The same file, same time, reached through a link to another folder.
@@ -262,7 +291,7 @@ pub(crate) mod tests {
             now - std::time::Duration::from_secs(3600),
         );
         set_time(&tree.join("b.jar"), now);
-        write(tree, [&a, &b]).unwrap();
+        write(tree, [&a, &b], []).unwrap();
         set_time(&tree.join(RECORD_FILE), now);
         fs::write(tree.join("b.jar"), b"BBBB").unwrap();
         set_time(&tree.join("b.jar"), now);

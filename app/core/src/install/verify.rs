@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::fixups::USER_STATE;
 use super::tree_record::RECORD_FILE;
@@ -13,7 +14,7 @@ use crate::client::component::Component;
 use crate::client::version_file;
 use crate::digest;
 use crate::error::UpdateError;
-use crate::index::{FileEntry, ReleaseIndex};
+use crate::index::FileEntry;
 
 /// How an installed tree differs from its manifest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -160,29 +161,24 @@ pub enum InstalledCheck {
     },
 }
 
-/// Checks an installed component against the manifest of the kit it was installed from.
+/// Checks an installed component against the manifest of the kit it was installed from:
+/// `listed` finds, for the installed version, the release that published it and its manifest.
 pub fn check_installed(
     root: &InstallRoot,
-    index: &ReleaseIndex,
     component: Component,
+    listed: impl FnOnce(&str) -> Result<Option<(String, Arc<[FileEntry]>)>, UpdateError>,
 ) -> Result<InstalledCheck, UpdateError> {
     let dir = root.component_dir(component);
     let Some(installed) = version_file::installed(&dir) else {
         return Ok(InstalledCheck::NotInstalled);
     };
     let version = installed.to_string();
-    let listed = index.releases.iter().find_map(|r| {
-        r.kits
-            .iter()
-            .find(|k| k.component == component && k.version == version)
-            .map(|k| (r.name.clone(), k))
-    });
-    let Some((release, kit)) = listed else {
+    let Some((release, files)) = listed(&version)? else {
         return Ok(InstalledCheck::NotListed { version });
     };
     Ok(InstalledCheck::Checked {
         version,
         release,
-        differences: compare(&dir, &kit.files)?,
+        differences: compare(&dir, &files)?,
     })
 }

@@ -3,20 +3,24 @@
 //! and every archive is downloaded with [`super::download`] into a cache in the install root's
 //! state folder, so that the finished file is linked into staging rather than copied.
 
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
+use reqwest::StatusCode;
 use reqwest::blocking::Client;
 
 use super::download::{self, Clients, MinRate, Wanted};
 use super::{ArchiveStream, ReleaseSource};
 use crate::catalog::Catalog;
 use crate::client::version::{ReleaseName, Version};
+use crate::clock;
 use crate::error::UpdateError;
-use crate::fsx::{self, CappedRead};
+use crate::fsx;
+use crate::index::load::MetadataRead;
 use crate::index::trust::Trust;
-use crate::index::{self, INDEX_FILE, IndexKit, ReleaseIndex, SIGNATURE_FILE};
+use crate::index::{self, INDEX_FILE, IndexKit, ReleaseIndex};
 use crate::progress::{NoProgress, Progress};
 use crate::release::{Kit, KitFile, KitStatus, Release};
 use crate::retry::{Attempt, GaveUp, Retry};
@@ -71,20 +75,34 @@ impl HttpSource {
         })
     }
 
-    /// A small file (the index, its signature, release notes), retried like a download and
-    /// refused past `cap` bytes, however much the server sends.
-    fn get_small(&self, name: &str, cap: u64) -> Result<Vec<u8>, UpdateError> {
+    /// A small file (signed metadata, release notes), retried like a download, within `wait`
+    /// in all however slowly it comes, and read to at most `cap + 1` bytes however much the
+    /// server sends. `None` when the server has no such file (404).
+    fn get_small(
+        &self,
+        name: &str,
+        cap: u64,
+        wait: Duration,
+    ) -> Result<Option<Vec<u8>>, UpdateError> {
         let url = format!("{}{name}", self.base);
+        let deadline = clock::deadline(wait);
+        let too_slow = || {
+            Attempt::Fatal(UpdateError::MetadataTooSlow {
+                url: url.clone(),
+                seconds: wait.as_secs(),
+            })
+        };
         let fetched = self.options.retry.run(&format!("fetching {url}"), |_| {
+            if Instant::now() > deadline {
+                return Err(too_slow());
+            }
             match self.clients.first.get(&url).send() {
+                Ok(response) if response.status() == StatusCode::NOT_FOUND => Ok(None),
                 Ok(response) if response.status().is_success() => {
-                    match fsx::read_capped(response, cap) {
-                        Ok(bytes) => Ok(bytes),
-                        Err(CappedRead::TooLarge) => Err(Attempt::Fatal(UpdateError::TooLarge {
-                            path: url.clone(),
-                            cap,
-                        })),
-                        Err(CappedRead::Io(e)) => Err(Attempt::Transient(e.to_string())),
+                    match fsx::read_within(response, cap.saturating_add(1), deadline) {
+                        Ok(bytes) => Ok(Some(bytes)),
+                        Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(too_slow()),
+                        Err(e) => Err(Attempt::Transient(e.to_string())),
                     }
                 }
                 Ok(response) if !response.status().is_server_error() => {
@@ -118,21 +136,12 @@ impl HttpSource {
 
     /// The mirror's index, which it must have: there is no folder to list.
     fn fetch_index(&self) -> Result<ReleaseIndex, UpdateError> {
-        let bytes = self.get_small(INDEX_FILE, fsx::cap::INDEX)?;
         let location = self.location();
-        let signature = self
-            .get_small(SIGNATURE_FILE, fsx::cap::SIGNATURE)
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(|e| UpdateError::BadIndexSignature {
-                location: location.clone(),
-                detail: format!("{SIGNATURE_FILE} cannot be fetched: {e}"),
-            })?;
-        index::verify(
-            &bytes,
-            &signature,
-            &self.options.trust,
-            &location,
-            SystemTime::now(),
+        index::load::load(self, &location, &self.options.trust, SystemTime::now())?.ok_or_else(
+            || UpdateError::HttpStatus {
+                url: format!("{}{INDEX_FILE}", self.base),
+                status: StatusCode::NOT_FOUND.to_string(),
+            },
         )
     }
 
@@ -245,16 +254,16 @@ pub(crate) fn install_crypto_provider() {
     });
 }
 
-/// The kit files the index lists in a kit's manifest, fetched from beside its archive.
+/// The kit files the index lists beside a kit's archive, fetched from there.
 fn listed_kit_files(kit: &IndexKit) -> Vec<KitFile> {
-    let Some(kit_dir) = kit.archive.strip_suffix(kit.component.archive_path()) else {
+    let Some(kit_dir) = kit.archive.path.strip_suffix(kit.component.archive_path()) else {
         return Vec::new();
     };
     kit.component
         .kit_files()
         .iter()
         .filter_map(|&name| {
-            let entry = kit.files.iter().find(|f| f.path == name)?;
+            let entry = kit.kit_files.iter().find(|f| f.path == name)?;
             Some(KitFile {
                 name,
                 path: format!("{kit_dir}{name}"),
@@ -263,6 +272,27 @@ fn listed_kit_files(kit: &IndexKit) -> Vec<KitFile> {
             })
         })
         .collect()
+}
+
+impl MetadataRead for HttpSource {
+    fn read_metadata(
+        &self,
+        path: &str,
+        cap: u64,
+        wait: Duration,
+    ) -> Result<Option<Vec<u8>>, UpdateError> {
+        let bytes = self.get_small(path, cap, wait)?;
+        if let Some(bytes) = &bytes {
+            tracing::debug!("{path}: read {} bytes of signed metadata", bytes.len());
+        }
+        Ok(bytes)
+    }
+
+    /// Twice the time a mirror may keep the updater waiting for the next bytes (`--http-timeout`),
+    /// and the time the size takes at 64 KiB/s.
+    fn metadata_wait(&self, size: u64) -> Duration {
+        super::share::metadata_wait(self.options.timeout.saturating_mul(2), size)
+    }
 }
 
 impl ReleaseSource for HttpSource {
@@ -289,13 +319,13 @@ impl ReleaseSource for HttpSource {
                     component: k.component,
                     release: name.clone(),
                     version: k.version.parse::<Version>().ok(),
-                    archive: format!("{}{}", self.base, k.archive),
-                    archive_size: Some(k.size),
-                    sha256: Some(k.sha256.clone()),
+                    archive: format!("{}{}", self.base, k.archive.path),
+                    archive_size: Some(k.archive.size),
+                    sha256: Some(k.archive.sha256.clone()),
                     status: KitStatus::Complete,
                     files: listed_kit_files(k),
                     linked_from: None,
-                    manifest: Some(k.files.clone().into()),
+                    manifest: Some(k.manifest.clone()),
                 })
                 .collect();
             releases.push(Release { name, kits });
@@ -358,8 +388,12 @@ impl ReleaseSource for HttpSource {
 
     fn release_notes(&self, release: &ReleaseName) -> Option<String> {
         let name = format!("{release}/{}", super::share::RELEASE_NOTES);
-        match self.get_small(&name, fsx::cap::NOTES) {
-            Ok(notes) => Some(String::from_utf8_lossy(&notes).into_owned()),
+        let wait = self.metadata_wait(fsx::cap::NOTES);
+        match self.get_small(&name, fsx::cap::NOTES, wait) {
+            Ok(Some(notes)) if notes.len() as u64 <= fsx::cap::NOTES => {
+                Some(String::from_utf8_lossy(&notes).into_owned())
+            }
+            Ok(_) => None,
             Err(e) => {
                 tracing::debug!("no release notes: {e}");
                 None

@@ -9,6 +9,7 @@ pub mod share;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use copy::copy_and_hash;
 pub use share::ShareSource;
@@ -16,8 +17,10 @@ pub use share::ShareSource;
 use crate::catalog::Catalog;
 use crate::client::version::ReleaseName;
 use crate::error::UpdateError;
+use crate::index::load::MetadataRead;
+use crate::index::manifest;
 use crate::progress::{NoProgress, Progress};
-use crate::release::{Kit, KitFile};
+use crate::release::{FileEntry, Kit, KitFile, ListedManifest};
 
 /// An archive being read from a source.
 pub struct ArchiveStream {
@@ -34,8 +37,17 @@ impl fmt::Debug for ArchiveStream {
     }
 }
 
-/// A place that publishes IBEX releases.
-pub trait ReleaseSource: Send + Sync + fmt::Debug {
+/// The manifest a signed index lists for a kit, fetched from `source` and checked when it is a
+/// file of its own (format 2).
+pub fn manifest(
+    source: &dyn ReleaseSource,
+    listed: &ListedManifest,
+) -> Result<Arc<[FileEntry]>, UpdateError> {
+    manifest::fetch(source, &source.location(), listed)
+}
+
+/// A place that publishes IBEX releases, and its signed metadata.
+pub trait ReleaseSource: MetadataRead + Send + Sync + fmt::Debug {
     /// For messages: the share's path or the mirror's URL.
     fn location(&self) -> String;
 

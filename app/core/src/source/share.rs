@@ -14,16 +14,18 @@ use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::catalog::Catalog;
 use crate::client::component::Component;
 use crate::client::version::{ClientVersion, ReleaseName};
 use crate::client::{ipython_profile, version_file};
+use crate::clock;
 use crate::error::UpdateError;
 use crate::fsx;
+use crate::index::load::MetadataRead;
 use crate::index::trust::Trust;
-use crate::index::{self, INDEX_FILE, ReleaseIndex, SIGNATURE_FILE};
+use crate::index::{self, ReleaseIndex};
 use crate::progress::{NoProgress, Progress};
 use crate::release::{Kit, KitFile, KitStatus, Release};
 use crate::source::{ArchiveStream, ReleaseSource};
@@ -71,38 +73,10 @@ impl ShareSource {
 
     /// The share's signed index, verified (signature, format, expiry, serial), if it has one.
     fn read_index(&self) -> Result<Option<ReleaseIndex>, UpdateError> {
-        let Some(trust) = &self.trust else {
-            return Ok(None);
-        };
-        let path = self.root.join(INDEX_FILE);
-        let bytes = match fsx::read_file_capped(&path, fsx::cap::INDEX) {
-            Ok(Some(bytes)) => bytes,
-            // Read all the same: only installing needs what an index vouches for.
-            Ok(None) => return Ok(None),
-            Err(UpdateError::Io { cause, .. }) => return Err((self.unreachable())(cause)),
-            Err(e) => return Err(e),
-        };
-        let location = self.location();
-        let signature_path = self.root.join(SIGNATURE_FILE);
-        let signature = match fsx::read_file_capped(&signature_path, fsx::cap::SIGNATURE) {
-            Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
-            Ok(None) => {
-                return Err(UpdateError::BadIndexSignature {
-                    location,
-                    detail: format!(
-                        "{} cannot be read: it does not exist",
-                        signature_path.display()
-                    ),
-                });
-            }
-            Err(e) => {
-                return Err(UpdateError::BadIndexSignature {
-                    location,
-                    detail: e.to_string(),
-                });
-            }
-        };
-        index::verify(&bytes, &signature, trust, &location, SystemTime::now()).map(Some)
+        match &self.trust {
+            Some(trust) => index::load::load(self, &self.location(), trust, SystemTime::now()),
+            None => Ok(None),
+        }
     }
 
     fn unreachable(&self) -> impl FnOnce(std::io::Error) -> UpdateError + '_ {
@@ -257,11 +231,11 @@ fn vouch(mut kit: Kit, index: &ReleaseIndex) -> Kit {
         });
     match listed {
         Some(listed) => {
-            kit.sha256 = Some(listed.sha256.clone());
-            kit.manifest = Some(listed.files.clone().into());
-            kit.archive_size = Some(listed.size);
+            kit.sha256 = Some(listed.archive.sha256.clone());
+            kit.manifest = Some(listed.manifest.clone());
+            kit.archive_size = Some(listed.archive.size);
             kit.files.retain_mut(|file| {
-                let entry = listed.files.iter().find(|f| f.path == file.name);
+                let entry = listed.kit_files.iter().find(|f| f.path == file.name);
                 match entry {
                     Some(entry) => {
                         file.size = entry.size;
@@ -278,6 +252,53 @@ fn vouch(mut kit: Kit, index: &ReleaseIndex) -> Kit {
         None => kit.status = KitStatus::NotInIndex,
     }
     kit
+}
+
+impl MetadataRead for ShareSource {
+    fn read_metadata(
+        &self,
+        path: &str,
+        cap: u64,
+        wait: Duration,
+    ) -> Result<Option<Vec<u8>>, UpdateError> {
+        let full = self.root.join(path);
+        let deadline = clock::deadline(wait);
+        let read = fsx::open_regular(&full).and_then(|file| {
+            file.map(|f| fsx::read_within(f, cap.saturating_add(1), deadline))
+                .transpose()
+        });
+        match read {
+            Ok(bytes) => {
+                if let Some(bytes) = &bytes {
+                    tracing::debug!("{path}: read {} bytes of signed metadata", bytes.len());
+                }
+                Ok(bytes)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                Err(UpdateError::MetadataTooSlow {
+                    url: full.display().to_string(),
+                    seconds: wait.as_secs(),
+                })
+            }
+            Err(e) => Err(UpdateError::SourceUnreachable {
+                location: full.display().to_string(),
+                cause: e,
+            }),
+        }
+    }
+
+    fn metadata_wait(&self, size: u64) -> Duration {
+        metadata_wait(SHARE_METADATA_WAIT, size)
+    }
+}
+
+/// How long signed metadata on a share may take to read, before its size is counted: a share
+/// answers in milliseconds, and a stalled one should not hold a command for ever.
+const SHARE_METADATA_WAIT: Duration = Duration::from_secs(60);
+
+/// `base`, plus the time `size` bytes take at 64 KiB/s: what a slow but working link gives.
+pub(crate) fn metadata_wait(base: Duration, size: u64) -> Duration {
+    base.saturating_add(Duration::from_secs(size / (64 << 10)))
 }
 
 impl ReleaseSource for ShareSource {

@@ -10,7 +10,9 @@ use crate::client::version_file;
 use crate::config::resolved::Settings;
 use crate::error::UpdateError;
 use crate::install::history::{self, Action, Entry};
-use crate::install::{self, EpicsUtils, InstallOptions, InstallRoot, Report, mirror, verify};
+use crate::install::{
+    self, EpicsUtils, InstallOptions, InstallRoot, Report, mirror, tree_record, verify,
+};
 use crate::progress::Progress;
 use crate::source::ReleaseSource;
 use crate::usecase::plan::Plan;
@@ -43,7 +45,7 @@ pub fn install(
     let mut report = if plan.is_empty() {
         Report::default()
     } else {
-        let edited = edited_files(root, plan);
+        let edited = edited_files(source, root, plan);
         let outcome = install::install(root, source, &plan.kit_refs(), progress, options);
         history::record(root, &Entry::of(Action::Install, &outcome));
         let mut report = outcome?;
@@ -76,13 +78,27 @@ fn mixed_lines(root: &InstallRoot) -> Option<MixedLines> {
     )
 }
 
-/// Hand edits in the trees about to be replaced, by the manifests of their versions. Only a
+/// Hand edits in the trees about to be replaced, by the manifests of their versions: the one
+/// the tree's record keeps (what its install wrote), else the one the index lists. Only a
 /// report: a file that cannot be read is logged and left out.
-fn edited_files(root: &InstallRoot, plan: &Plan) -> Vec<(Component, Vec<String>)> {
+fn edited_files(
+    source: &dyn ReleaseSource,
+    root: &InstallRoot,
+    plan: &Plan,
+) -> Vec<(Component, Vec<String>)> {
     plan.replaced_files
         .iter()
-        .filter_map(|(component, files)| {
-            match verify::edited(&root.component_dir(*component), files) {
+        .filter_map(|(component, listed)| {
+            let dir = root.component_dir(*component);
+            let files = match tree_record::files(&dir) {
+                Some(files) => files.into(),
+                None => crate::source::manifest(source, listed)
+                    .inspect_err(|e| {
+                        tracing::warn!("not looking for hand edits in {component}: {e}")
+                    })
+                    .ok()?,
+            };
+            match verify::edited(&dir, &files) {
                 Ok(edited) if edited.is_empty() => None,
                 Ok(edited) => Some((*component, edited)),
                 Err(e) => {

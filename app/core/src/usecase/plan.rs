@@ -7,7 +7,7 @@ use crate::client::component::Component;
 use crate::client::version::{ClientVersion, ReleaseName, Version};
 use crate::client::version_file;
 use crate::error::UpdateError;
-use crate::index::FileEntry;
+use crate::index::ListedManifest;
 use crate::install::InstallRoot;
 use crate::release::Kit;
 use crate::usecase::status::target_version;
@@ -50,7 +50,7 @@ pub struct Plan {
     pub already_installed: Vec<(Component, ClientVersion)>,
     /// The manifest of the version each component to install replaces, when the signed index
     /// lists it: what tells local edits from the kit's own files.
-    pub replaced_files: Vec<(Component, Vec<FileEntry>)>,
+    pub replaced_files: Vec<(Component, ListedManifest)>,
 }
 
 impl Plan {
@@ -110,14 +110,10 @@ fn listed_files(
     catalog: &Catalog,
     component: Component,
     version: &ClientVersion,
-) -> Option<Vec<FileEntry>> {
-    let version = version.to_string();
-    catalog.index.as_ref()?.releases.iter().find_map(|r| {
-        r.kits
-            .iter()
-            .find(|k| k.component == component && k.version == version)
-            .map(|k| k.files.clone())
-    })
+) -> Option<ListedManifest> {
+    let index = catalog.index.as_ref()?;
+    let (_, kit) = index.kit_at(component, &version.to_string())?;
+    Some(kit.manifest.clone())
 }
 
 fn no_kit(component: Component, request: &TargetRequest) -> UpdateError {

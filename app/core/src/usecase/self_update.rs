@@ -122,13 +122,14 @@ mod tests {
             path: format!("Updater/{version}/{target}/ibex-updater"),
             size: 1,
             sha256: String::new(),
+            modified_ns: None,
         }
     }
 
     #[test]
     fn offers_the_newest_build_for_this_platform_only_when_newer() {
         let index = ReleaseIndex {
-            format: 1,
+            format: 2,
             serial: 1,
             source: None,
             published: 0,
@@ -140,6 +141,7 @@ mod tests {
                 build("windows", "9.0.0"),
                 build("linux", "0.0.9"),
             ],
+            rotations: Vec::new(),
         };
         assert_eq!(
             newer_build(&index, "0.1.0", "linux").map(|b| b.version.as_str()),

@@ -5,9 +5,12 @@ use crate::client::component::Component;
 use crate::error::UpdateError;
 use crate::install::InstallRoot;
 use crate::install::verify::{InstalledCheck, check_installed};
+use crate::source::{ReleaseSource, manifest};
 
-/// Each of `components` and what its check found.
+/// Each of `components` and what its check found, against the manifest the index lists for the
+/// installed version (fetched from `source` only for the components checked).
 pub fn verify(
+    source: &dyn ReleaseSource,
     catalog: &Catalog,
     root: &InstallRoot,
     components: &[Component],
@@ -15,7 +18,17 @@ pub fn verify(
     let index = catalog.signed_index("there is no manifest to verify against")?;
     components
         .iter()
-        .map(|&component| Ok((component, check_installed(root, index, component)?)))
+        .map(|&component| {
+            let check = check_installed(root, component, |version| {
+                index
+                    .kit_at(component, version)
+                    .map(|(release, kit)| {
+                        Ok((release.to_string(), manifest(source, &kit.manifest)?))
+                    })
+                    .transpose()
+            })?;
+            Ok((component, check))
+        })
         .collect()
 }
 
