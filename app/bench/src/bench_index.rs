@@ -232,7 +232,7 @@ impl Bench {
 
     /// Release `n`'s folder name: six releases a year, as `X.2.0` to `X.8.2`.
     fn release_name(&self, n: usize) -> String {
-        let minor = if (n / 3) % 2 == 0 { 2 } else { 8 };
+        let minor = if (n / 3).is_multiple_of(2) { 2 } else { 8 };
         format!("{}.{minor}.{}", 17 + n / 6, n % 3)
     }
 
