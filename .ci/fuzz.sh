@@ -12,7 +12,7 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
 # With an explicit target, RUSTFLAGS skip build scripts and proc-macros, as cargo-fuzz arranges.
 cargo build --locked --release --target "$target" --bins
-for fuzzer in ca_message index archive_entries; do
+for fuzzer in ca_message index manifest archive_entries; do
     mkdir -p "corpus/$fuzzer" "artifacts/$fuzzer"
     "target/$target/release/$fuzzer" "corpus/$fuzzer" \
         -artifact_prefix="artifacts/$fuzzer/" -max_total_time="$seconds" -rss_limit_mb=2048 \

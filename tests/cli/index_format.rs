@@ -239,6 +239,82 @@ fn publish_refuses_names_that_are_one_file_on_windows() {
     refused(&env.publish(&key, &[]), "which Windows keeps for a device");
 }
 
+#[test]
+fn a_serial_past_what_the_memory_of_serials_holds_is_refused() {
+    let env = Env::with_standard_share();
+    let (key, _) = env.trusted_key("release", "");
+    let run = env.publish(&key, &["--serial", "9223372036854775808"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("is larger than"), "{}", run.stderr);
+    let signed = Signed::new(&[]);
+    signed.resign(|index| index["serial"] = json!(u64::MAX));
+    refused(&signed.run(&["releases"]), "is larger than");
+    // Refused before anything was remembered: the memory of serials still reads.
+    fs::remove_file(signed.env.share.join("index.json")).unwrap();
+    signed
+        .env
+        .publish(&signed.key, &["--serial", "5"])
+        .assert_code(0);
+    signed.run(&["releases"]).assert_code(0);
+}
+
+/// An index whose signature names a key this machine does not trust is refused having read no
+/// more of it than its key rotations: a deep format 1 file list that would take gigabytes to
+/// check costs nothing.
+#[cfg(target_os = "linux")] // the peak memory comes from Python's getrusage
+#[test]
+fn an_unsigned_index_costs_no_more_than_a_look_at_it() {
+    let signed = Signed::new(&[]);
+    let normal = crate::common::peak_memory(&mut signed.env.command(&["releases"]));
+    assert_eq!(normal.0, 0);
+    let deep = "a/".repeat(1900);
+    let files: Vec<Value> = (0..900)
+        .map(|n| json!({"path": format!("x{n:04}/{deep}f"), "size": 1, "sha256": "0".repeat(64)}))
+        .collect();
+    let index = json!({"format": 1, "serial": 9, "published": 0, "expires": 4_000_000_000u64,
+        "releases": [{"name": "26.2.0", "kits": [{"component": "ibex-gui",
+        "archive": "26.2.0/Client/zips/Client.7z", "size": 1, "sha256": "0".repeat(64),
+        "version": "26.2.0.1", "files": files}]}]});
+    fs::write(signed.env.share.join("index.json"), index.to_string()).unwrap();
+    // A signature box of a key nobody trusts: "ED", a key id, and a signature of zeros.
+    let mut raw = b"ED".to_vec();
+    raw.extend([7u8; 8]);
+    raw.extend([0u8; 64]);
+    let signature = format!(
+        "untrusted comment: crafted\n{}\ntrusted comment: crafted\n{}\n",
+        base64(&raw),
+        base64(&[0u8; 64])
+    );
+    fs::write(signed.env.share.join("index.json.minisig"), signature).unwrap();
+    let (code, kb) = crate::common::peak_memory(&mut signed.env.command(&["releases"]));
+    assert_eq!(code, 3);
+    assert!(
+        kb < normal.1 + 16_000,
+        "{kb} kB against {} kB for a normal run",
+        normal.1
+    );
+}
+
+/// Standard base64, for the crafted signature above.
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                text.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                text.push('=');
+            }
+        }
+    }
+    text
+}
+
 // --- What each source has served ---
 
 #[test]

@@ -751,6 +751,39 @@ fn refuses_a_kit_that_unpacks_without_its_program() {
     }
 }
 
+/// genie_python's IPython config, installed beside its archive, is a file people edit: an edit to
+/// it is reported like any other, from the installed tree's record.
+#[test]
+fn an_edited_ipython_config_is_reported_as_a_hand_edit() {
+    let env = Env::with_standard_share();
+    for release in ["26.2.0", "26.2.2"] {
+        let kit = env.share.join(release).join("genie_python_3");
+        fs::write(
+            kit.join("ipython_config.py"),
+            format!("c = get_config()  # {release}\n"),
+        )
+        .unwrap();
+    }
+    let (key, _) = env.trusted_key("release", "");
+    env.publish(&key, &[]).assert_code(0);
+    env.run(&["install", "--version", "26.2.0", "--component", GENIE])
+        .assert_code(0);
+    fs::write(env.genie_dir().join("ipython_config.py"), "c.extra = 1\n").unwrap();
+    let run = env.run(&[
+        "install",
+        "--json",
+        "--version",
+        "26.2.2",
+        "--component",
+        GENIE,
+    ]);
+    run.assert_code(0);
+    assert_eq!(
+        run.json()["edited"],
+        serde_json::json!([{"component": GENIE, "files": ["ipython_config.py"]}])
+    );
+}
+
 /// The scripts wipe `Client_E4`; an install carries the GUI's state over, reports files edited by
 /// hand (by the old version's manifest), and a rollback brings back the old tree as it was.
 #[test]

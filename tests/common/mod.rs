@@ -493,3 +493,34 @@ pub fn step_until<S>(
 pub fn has_label(harness: &Harness<'_, impl Sized>, text: &str) -> bool {
     harness.query_all_by_label_contains(text).next().is_some()
 }
+
+/// Runs `command` to its end and returns its exit code and its peak memory in kB, as Python's
+/// `getrusage` of its one child gives it (Linux).
+pub fn peak_memory(command: &mut Command) -> (i32, u64) {
+    let mut python = Command::new("python3");
+    python.args([
+        "-c",
+        "import resource, subprocess, sys\n\
+         code = subprocess.run(sys.argv[1:], capture_output=True).returncode\n\
+         print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)",
+    ]);
+    python.arg(command.get_program()).args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => python.env(key, value),
+            None => python.env_remove(key),
+        };
+    }
+    let out = output_of(&mut python);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut fields = text.split_whitespace();
+    let code = fields.next().and_then(|f| f.parse().ok());
+    let kb = fields.next().and_then(|f| f.parse().ok());
+    match (code, kb) {
+        (Some(code), Some(kb)) => (code, kb),
+        _ => panic!(
+            "python3 could not measure {command:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}

@@ -1,16 +1,18 @@
 //! Window benchmark (not a test): how long `ibex-updater --demo` takes from start to its first
 //! frame on screen, and how much memory (RSS) the window then holds.
 //!
-//! `cargo run --release --bin bench-window -- [--runs 10]`, with `DISPLAY` set (under Xvfb here,
-//! which means software rendering). Each run is a fresh process; the demo is generated once,
-//! before the timed runs. The first frame is the moment the window logs that its first frame
-//! was presented; RSS is read from /proc two seconds later, after the instrument list and the
-//! installed client have been read.
+//! `cargo run --release --bin bench-window -- [--runs 10] [--share DIR --policy FILE]`, with
+//! `DISPLAY` set (under Xvfb here, which means software rendering). Each run is a fresh process;
+//! the demo is generated once, before the timed runs. The first frame is the moment the window
+//! logs that its first frame was presented; RSS is read from /proc two seconds later, after the
+//! instrument list and the installed client have been read. With `--share`, each run also opens
+//! the window on that release share (with the policy that trusts its index), taking turns with
+//! the demo: what a long share's history costs the window.
 
 #[path = "bench_support.rs"]
 mod bench_support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,41 +26,78 @@ struct Options {
     /// Fresh processes to time.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     runs: u64,
+    /// A release share to open the window on too (for example bench-index's).
+    #[arg(long, value_name = "DIR", requires = "policy")]
+    share: Option<PathBuf>,
+    /// The machine policy for `--share` (one that trusts its index's key).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+}
+
+/// What the window opens on.
+#[derive(Debug, Clone, Copy)]
+enum Source<'a> {
+    Demo,
+    Share { share: &'a Path, policy: &'a Path },
 }
 
 fn main() -> Result<()> {
-    let runs = usize::try_from(Options::parse().runs)?;
+    let options = Options::parse();
+    let runs = usize::try_from(options.runs)?;
     ensure!(
         std::env::var_os("DISPLAY").is_some(),
         "set DISPLAY (for example run Xvfb :99 & and DISPLAY=:99)"
     );
     let updater = bench_support::updater_binary()?;
     let data = std::env::temp_dir().join(format!("ibex-bench-window-{}", std::process::id()));
-    let result = bench(&updater, &data, runs);
+    let mut sources = vec![Source::Demo];
+    if let (Some(share), Some(policy)) = (&options.share, &options.policy) {
+        sources.push(Source::Share { share, policy });
+    }
+    let result = bench(&updater, &data, runs, &sources);
     let _ = std::fs::remove_dir_all(&data);
     result
 }
 
-fn bench(updater: &Path, data: &Path, runs: usize) -> Result<()> {
+fn bench(updater: &Path, data: &Path, runs: usize, sources: &[Source<'_>]) -> Result<()> {
     // Generate the demo once, so the timed runs measure start-up, not the demo's first use.
-    let warm_up = measure(updater, data)?;
+    let warm_up = measure(updater, data, Source::Demo)?;
     println!(
         "warm-up run (generates the demo): first frame {:.0} ms",
         warm_up.0.as_secs_f64() * 1e3
     );
-
-    let mut frames = Vec::new();
-    let mut rss = Vec::new();
+    println!("machine load: {}", bench_support::load_average());
+    let mut results = vec![(Vec::new(), Vec::new()); sources.len()];
     for run in 1..=runs {
-        let (frame, kib) = measure(updater, data)?;
-        println!(
-            "run {run}: first frame {:.0} ms, RSS {:.1} MB",
-            frame.as_secs_f64() * 1e3,
-            kib as f64 / 1024.0
-        );
-        frames.push(frame);
-        rss.push(kib);
+        for (source, (frames, rss)) in sources.iter().zip(&mut results) {
+            let (frame, kib) = measure(updater, data, *source)?;
+            println!(
+                "run {run}, {}: first frame {:.0} ms, RSS {:.1} MB",
+                source.name(),
+                frame.as_secs_f64() * 1e3,
+                kib as f64 / 1024.0
+            );
+            frames.push(frame);
+            rss.push(kib);
+        }
     }
+    for (source, (frames, rss)) in sources.iter().zip(&mut results) {
+        println!("{}:", source.name());
+        report(frames, rss, runs);
+    }
+    Ok(())
+}
+
+impl Source<'_> {
+    fn name(&self) -> String {
+        match self {
+            Source::Demo => "the demo".into(),
+            Source::Share { share, .. } => share.display().to_string(),
+        }
+    }
+}
+
+fn report(frames: &mut [Duration], rss: &mut [u64], runs: usize) {
     frames.sort();
     rss.sort_unstable();
     println!(
@@ -73,16 +112,24 @@ fn bench(updater: &Path, data: &Path, runs: usize) -> Result<()> {
         rss[0] as f64 / 1024.0,
         rss[runs - 1] as f64 / 1024.0
     );
-    Ok(())
 }
 
 /// Starts the window, waits for its first frame, then reads its RSS (in KiB) and closes it.
-fn measure(updater: &Path, data: &Path) -> Result<(Duration, u64)> {
+fn measure(updater: &Path, data: &Path, source: Source<'_>) -> Result<(Duration, u64)> {
     let log = data.join("logs").join("ibex-updater.log");
     let _ = std::fs::remove_file(&log);
     let started = Instant::now();
-    let child = Command::new(updater)
-        .arg("--demo")
+    let mut command = Command::new(updater);
+    match source {
+        Source::Demo => command.arg("--demo"),
+        Source::Share { share, policy } => command
+            .env("IBEX_UPDATER_POLICY", policy)
+            .arg("--source")
+            .arg(share)
+            .arg("--install-root")
+            .arg(data.join("share-root")),
+    };
+    let child = command
         .env("IBEX_UPDATER_DATA_DIR", data)
         .env("IBEX_UPDATER_LOG", "info")
         .stdout(Stdio::null())

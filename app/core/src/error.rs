@@ -315,7 +315,7 @@ pub enum UpdateError {
     },
 
     #[error(
-        "{url} took more than {seconds} s to read in all, far longer than signed metadata of its size needs; it was not used"
+        "{url} was not read within {seconds} s in all (retries included), far longer than signed metadata of its size needs; it was not used"
     )]
     MetadataTooSlow { url: String, seconds: u64 },
 

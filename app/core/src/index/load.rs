@@ -4,7 +4,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::rotation::KeySet;
+use serde::Deserialize;
+
+use super::rotation::{KeyRotation, KeySet};
 use super::{INDEX_FILE, ReleaseIndex, SIGNATURE_FILE, format1, signature};
 use crate::error::UpdateError;
 use crate::fsx::cap;
@@ -63,18 +65,22 @@ pub fn load(
         location: location.to_string(),
         detail: format!("{SIGNATURE_FILE} cannot be read: {detail}"),
     };
-    let signature = match source.read_metadata(SIGNATURE_FILE, cap::SIGNATURE, wait) {
-        Ok(Some(bytes)) if bytes.len() as u64 > cap::SIGNATURE => {
+    // A source that cannot be read in time stays that (exit 4), whichever file it was.
+    let signature = match source.read_metadata(SIGNATURE_FILE, cap::SIGNATURE, wait)? {
+        Some(bytes) if bytes.len() as u64 > cap::SIGNATURE => {
             return Err(unreadable(format!(
                 "it is larger than {} bytes",
                 cap::SIGNATURE
             )));
         }
-        Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
-        Ok(None) => return Err(unreadable("it does not exist".into())),
-        Err(e) => return Err(unreadable(e.to_string())),
+        Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        None => return Err(unreadable("it does not exist".into())),
     };
-    verify(&bytes, &signature, trust, location, now).map(Some)
+    let index = verify(&bytes, &signature, trust, location, now)?;
+    if bytes.len() as u64 > cap::INDEX && index.format != format1::FORMAT {
+        return Err(too_large(cap::INDEX));
+    }
+    Ok(Some(index))
 }
 
 /// Checks an index fetched from `location`: its signature against the keys trusted, following
@@ -89,24 +95,33 @@ pub fn verify(
     let signer = signature::signer(signature_text, location)?;
     let mut keys = trust.key_set()?;
     refuse_retired(&keys, &signer, location)?;
-    let mut parsed = None;
     if !keys.trusted.contains_key(&signer) {
         // A key not trusted yet may be one a rotation in this index moves to.
-        let index = ReleaseIndex::parse(bytes, location)?;
-        keys.follow(&index.rotations, location)?;
-        parsed = Some(index);
+        keys.follow(&unverified_chain(bytes), location)?;
     }
     let trusted: Vec<_> = keys.trusted.values().cloned().collect();
     signature::verify(bytes, signature_text, &trusted, location)?;
-    let index = match parsed {
-        Some(index) => index,
-        None => ReleaseIndex::parse(bytes, location)?,
-    };
+    // Only signed bytes are parsed whole and validated.
+    let index = ReleaseIndex::parse(bytes, location)?;
     keys.follow(&index.rotations, location)?;
     refuse_retired(&keys, &signer, location)?;
     index.check_expiry(location, now)?;
     trust.accept(location, &index, &signer, &keys)?;
     Ok(index)
+}
+
+/// The key rotations of an index whose signature is not checked yet: those alone, everything
+/// else skipped unbuilt, so that unsigned bytes cost no more than a look at them. Each statement
+/// is then checked on its own signature; an index without a readable chain has none.
+fn unverified_chain(bytes: &[u8]) -> Vec<KeyRotation> {
+    #[derive(Deserialize)]
+    struct Chain {
+        #[serde(default)]
+        rotations: Vec<KeyRotation>,
+    }
+    serde_json::from_slice::<Chain>(bytes)
+        .map(|chain| chain.rotations)
+        .unwrap_or_default()
 }
 
 fn refuse_retired(keys: &KeySet, signer: &str, location: &str) -> Result<(), UpdateError> {

@@ -34,6 +34,10 @@ use crate::install::extract;
 const HEADER: &str = "ibex-updater manifest 1";
 /// The longest line a manifest may hold: a SHA-256, a size, the longest path, and separators.
 const MAX_LINE: u64 = 64 + 1 + 20 + 1 + validate::MAX_PATH as u64 + 1;
+/// What a manifest may hold in all, decompressed, for each file it lists: about three times what
+/// a real kit's lines take, so that a manifest's memory is bounded by its count, not by its
+/// longest lines.
+const TEXT_PER_FILE: u64 = 512;
 
 /// What reading a kit's archive found: the archive's own size and SHA-256, and the manifest of
 /// the tree it installs.
@@ -188,8 +192,18 @@ pub fn decode(stored: &[u8], listed: &ManifestRef) -> Result<Vec<FileEntry>, Str
             listed.sha256
         ));
     }
-    let mut text = BufReader::new(GzDecoder::new(stored));
+    let limit = listed
+        .files
+        .saturating_mul(TEXT_PER_FILE)
+        .saturating_add(HEADER.len() as u64 + 1);
+    let mut text = BufReader::new(GzDecoder::new(stored)).take(limit);
     let mut line = Vec::new();
+    let too_much = || {
+        format!(
+            "it holds more than the {limit} bytes of text {} files take",
+            listed.files
+        )
+    };
     let mut next_line = |line: &mut Vec<u8>| -> Result<bool, String> {
         line.clear();
         let n = (&mut text)
@@ -197,8 +211,10 @@ pub fn decode(stored: &[u8], listed: &ManifestRef) -> Result<Vec<FileEntry>, Str
             .read_until(b'\n', line)
             .map_err(|e| format!("it does not decompress: {e}"))?;
         match (n, line.pop()) {
+            (0, _) if text.limit() == 0 => Err(too_much()),
             (0, _) => Ok(false),
             (_, Some(b'\n')) => Ok(true),
+            _ if text.limit() == 0 => Err(too_much()),
             _ => Err("a line is cut off or too long".into()),
         }
     };
@@ -217,7 +233,7 @@ pub fn decode(stored: &[u8], listed: &ManifestRef) -> Result<Vec<FileEntry>, Str
         if files.last().is_some_and(|last| last.path >= entry.path) {
             return Err(format!(
                 "'{}' is out of order or listed twice",
-                entry.path.escape_debug()
+                validate::printable(&entry.path)
             ));
         }
         files.push(entry);
@@ -399,6 +415,19 @@ mod tests {
             let (bytes, listed) = raw(&lines, files);
             assert!(decode(&bytes, &listed).is_err(), "{lines:?}");
         }
+    }
+
+    #[test]
+    fn long_lines_are_cut_at_the_text_the_count_allows() {
+        let sha = "a".repeat(64);
+        let long = "d/".repeat(2000);
+        let lines = format!("{HEADER}\n{sha} 1 {long}a\n{sha} 1 {long}b\n");
+        let (bytes, listed) = raw(&lines, 2);
+        assert!(
+            decode(&bytes, &listed)
+                .unwrap_err()
+                .contains("bytes of text")
+        );
     }
 
     #[test]

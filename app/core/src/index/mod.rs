@@ -146,7 +146,7 @@ impl ReleaseIndex {
     pub fn parse(bytes: &[u8], location: &str) -> Result<ReleaseIndex, UpdateError> {
         let bad = |detail: String| UpdateError::BadIndex {
             location: location.to_string(),
-            detail,
+            detail: validate::printable(&detail),
         };
         #[derive(Deserialize)]
         struct Format {
@@ -181,6 +181,7 @@ impl ReleaseIndex {
     /// hex, paths that stay where they are meant to, versions and names that parse, no release
     /// or kit listed twice. Whoever signed it, an index that fails is refused whole.
     pub fn validate(&self) -> Result<(), String> {
+        validate::serial(self.serial)?;
         validate::unix_time(self.published, "published")?;
         validate::unix_time(self.expires, "expires")?;
         if let Some(source) = &self.source
@@ -218,6 +219,9 @@ impl ReleaseIndex {
         for build in &self.updater {
             validate::source_path(&build.path)?;
             validate::sha256(&build.sha256)?;
+            validate::relative_path(&build.target)
+                .and_then(|()| semver::Version::parse(&build.version).map_err(|e| e.to_string()))
+                .map_err(|e| format!("updater build {}: {e}", build.path))?;
         }
         for rotation in &self.rotations {
             rotation.validate()?;

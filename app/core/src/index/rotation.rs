@@ -51,7 +51,13 @@ impl KeyRotation {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if self.from.len() != 16 || !self.from.bytes().all(|b| b.is_ascii_hexdigit()) {
+        // As minisign prints key ids: 16 upper-case hex digits.
+        if self.from.len() != 16
+            || !self
+                .from
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F'))
+        {
             return Err(format!(
                 "a key rotation names '{}', which is not a key id",
                 self.from.escape_debug()

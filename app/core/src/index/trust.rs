@@ -133,6 +133,14 @@ impl Trust {
     ) -> Result<(), UpdateError> {
         let _lock = self.lock()?;
         let mut seen = self.read()?;
+        // Another updater may have followed a rotation since this one read the keys.
+        if let Some(successor) = seen.retired_keys.get(signer) {
+            return Err(UpdateError::RetiredSigningKey {
+                location: location.to_string(),
+                key_id: signer.to_string(),
+                successor: successor.clone(),
+            });
+        }
         let at = seen.locations.get(location).cloned();
         if let Some(at) = &at {
             if index.format < at.format {

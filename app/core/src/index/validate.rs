@@ -3,8 +3,6 @@
 //! name in the downloads cache, a manifest path becomes a path under the install root, a time
 //! becomes a `SystemTime`: each is checked here first, at publish and at read.
 
-use std::collections::HashSet;
-
 use super::FileEntry;
 
 /// The longest path the index may name, in bytes. Client trees pass Windows' old 260-character
@@ -115,40 +113,61 @@ pub fn source_path(value: &str) -> Result<(), String> {
 }
 
 /// A kit's files: every path valid, and no two naming the same file on Windows (equal, or equal
-/// but for case) or one file inside another (`a` and `a/b`).
+/// but for case) or one file inside another (`a` and `a/b`). Sorted part by part, names that
+/// clash sit side by side, so the check takes one sort and no more memory than the paths.
 pub fn file_set<'a>(entries: impl IntoIterator<Item = &'a FileEntry>) -> Result<(), String> {
-    let mut files = HashSet::new();
-    let mut folders = HashSet::new();
+    let mut folded = Vec::new();
     for entry in entries {
         relative_path(&entry.path)?;
         sha256(&entry.sha256)?;
-        let folded = entry.path.to_lowercase();
-        if folders.contains(&folded) {
+        folded.push((entry.path.to_lowercase(), entry.path.as_str()));
+    }
+    // '/' sorts before every other byte, so that "a" is followed by everything under "a/".
+    let parts = |path: &str| {
+        path.bytes()
+            .map(|b| if b == b'/' { 0 } else { b })
+            .collect::<Vec<_>>()
+    };
+    folded.sort_by_cached_key(|(lower, _)| parts(lower));
+    for pair in folded.windows(2) {
+        let [(first, first_path), (second, second_path)] = pair else {
+            continue;
+        };
+        if first == second {
             return Err(format!(
-                "'{}' is listed both as a file and as a folder",
-                shown(&entry.path)
+                "'{}' and '{}' are one file on Windows (names that differ only in case are listed twice)",
+                shown(first_path),
+                shown(second_path)
             ));
         }
-        let mut parent = folded.as_str();
-        while let Some((up, _)) = parent.rsplit_once('/') {
-            if files.contains(up) {
-                return Err(format!(
-                    "'{}' is listed inside '{}', which is listed as a file",
-                    shown(&entry.path),
-                    shown(up)
-                ));
-            }
-            folders.insert(up.to_string());
-            parent = up;
-        }
-        if !files.insert(folded) {
+        if second
+            .strip_prefix(first.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
+        {
             return Err(format!(
-                "'{}' is listed twice (names that differ only in case are one file on Windows)",
-                shown(&entry.path)
+                "'{}' is listed inside '{}', which is listed as a file",
+                shown(second_path),
+                shown(first_path)
             ));
         }
     }
     Ok(())
+}
+
+/// A serial that every store of it can hold: TOML, which keeps what was seen, has signed 64-bit
+/// integers.
+pub fn serial(value: u64) -> Result<(), String> {
+    if i64::try_from(value).is_ok() {
+        Ok(())
+    } else {
+        Err(format!("the serial {value} is larger than {}", i64::MAX))
+    }
+}
+
+/// Text from outside (a parser's message about hostile bytes, a name) made safe to print:
+/// control characters escaped, and cut short.
+pub fn printable(value: &str) -> String {
+    shown(value)
 }
 
 /// A value for a message: escapes control characters, and cut short, so that hostile text
@@ -259,6 +278,7 @@ mod tests {
             vec![entry("a/X.jar"), entry("a/x.jar")],
             vec![entry("a"), entry("a/b")],
             vec![entry("a/b"), entry("A")],
+            vec![entry("a-b"), entry("a/c"), entry("a")],
             vec![entry("a/./b")],
         ] {
             assert!(file_set(&bad).is_err(), "{bad:?}");
@@ -266,6 +286,21 @@ mod tests {
         let mut bad_hash = entry("a");
         bad_hash.sha256 = "../x".into();
         assert!(file_set(&[bad_hash]).is_err());
+    }
+
+    #[test]
+    fn a_deep_file_set_is_checked_in_time_and_memory_that_grow_with_its_size() {
+        let deep = "d/".repeat(MAX_PATH / 2 - 8);
+        let entries: Vec<FileEntry> = (0..2000)
+            .map(|n| entry(&format!("x{n:04}/{deep}f")))
+            .collect();
+        file_set(&entries).unwrap();
+    }
+
+    #[test]
+    fn serials_fit_the_store() {
+        serial(i64::MAX as u64).unwrap();
+        assert!(serial(i64::MAX as u64 + 1).is_err());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod tree_record;
 pub mod unpack_listed;
 pub mod verify;
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -366,7 +367,13 @@ fn prepare(
                 syncer.as_ref(),
             )?;
             let sha256 = kit.sha256.clone().unwrap_or_default();
-            (sha256, Some(staged), from_archive)
+            // A later install may take these from this tree, by their times: not what the GUI
+            // and the updater write to, whose times say nothing.
+            let reusable: Vec<&FileEntry> = from_archive
+                .into_iter()
+                .filter(|e| !reuse::is_gui_state(&e.path))
+                .collect();
+            (sha256, Some(staged), Some((manifest, reusable)))
         }
         None => {
             progress.stage(component, Stage::Download, kit.archive_size);
@@ -375,7 +382,7 @@ fn prepare(
             checkpoint::reach(&format!("staged:{}", component.id()))?;
             extract::extract_7z(&archive, &tree, component, progress, syncer.as_ref())?;
             fsx::remove_file(&archive)?;
-            (sha256, None, Vec::new())
+            (sha256, None, None)
         }
     };
     checkpoint::reach(&format!("extracted:{}", component.id()))?;
@@ -414,12 +421,10 @@ fn prepare(
         drop(writeback);
         fsx::sync_filesystem_of(&tree)?;
     }
-    if !recorded.is_empty() {
-        // What the GUI and the updater write to is recorded apart: its time says nothing.
-        let (state, files): (Vec<_>, Vec<_>) = recorded
-            .into_iter()
-            .partition(|e| reuse::is_gui_state(&e.path));
-        tree_record::write(&tree, files, state)?;
+    if let Some((manifest, reusable)) = recorded {
+        let taken: HashSet<&str> = reusable.iter().map(|e| e.path.as_str()).collect();
+        let state = manifest.iter().filter(|e| !taken.contains(e.path.as_str()));
+        tree_record::write(&tree, reusable, state)?;
     }
     checkpoint::reach(&format!("prepared:{}", component.id()))?;
     Ok((tree, sha256, staged))

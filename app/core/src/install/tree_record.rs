@@ -28,11 +28,12 @@ pub const RECORD_FILE: &str = ".ibex-updater-files.json";
 #[derive(Debug, Serialize, Deserialize)]
 struct TreeRecord {
     files: Vec<RecordedFile>,
-    /// What the install wrote where the GUI and the updater write later (its settings and
-    /// workspace): never taken for another tree, since a time says nothing there, but what tells
-    /// a hand edit from the kit's own file.
-    #[serde(default)]
-    state: Vec<FileEntry>,
+    /// The rest of the kit's manifest: what the GUI, the updater and people write to after the
+    /// install (settings, version files, the kit's files beside its archive). Never taken for
+    /// another tree, since a time says nothing there, but what tells a hand edit from the kit's
+    /// own file. Records written before it was kept have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<Vec<FileEntry>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -62,7 +63,7 @@ impl KeptFile {
 }
 
 /// Records `files` (paths relative to `tree`, as in the manifest) with their times now, and
-/// `state`, the kit's files that the GUI and the updater write to later.
+/// `state`, the rest of the kit's manifest.
 pub fn write<'a>(
     tree: &Path,
     files: impl IntoIterator<Item = &'a FileEntry>,
@@ -84,18 +85,19 @@ pub fn write<'a>(
     let path = tree.join(RECORD_FILE);
     let record = TreeRecord {
         files: recorded,
-        state: state.into_iter().cloned().collect(),
+        state: Some(state.into_iter().cloned().collect()),
     };
     let text = serde_json::to_vec(&record)
         .map_err(|e| UpdateError::io("write", &path)(std::io::Error::other(e.to_string())))?;
     fsx::write_atomically(&path, &text)
 }
 
-/// What `tree`'s record says its install wrote, as a manifest; `None` without a readable one.
-/// Only a hint: nothing is taken on its word.
+/// The manifest `tree`'s record says it was installed with; `None` without a readable record
+/// that holds it all. Only a hint: nothing is taken on its word.
 pub fn files(tree: &Path) -> Option<Vec<FileEntry>> {
     let bytes = fsx::read_file_capped(&tree.join(RECORD_FILE), fsx::cap::OWN_FILE).ok()??;
     let record: TreeRecord = serde_json::from_slice(&bytes).ok()?;
+    let state = record.state?;
     let files = record.files.into_iter().map(|f| FileEntry {
         path: f.path,
         size: f.size,
@@ -103,7 +105,7 @@ pub fn files(tree: &Path) -> Option<Vec<FileEntry>> {
     });
     Some(
         files
-            .chain(record.state)
+            .chain(state)
             .filter(|f| super::extract::safe_relative_path(&f.path).is_ok())
             .collect(),
     )

@@ -46,11 +46,13 @@ pub fn audit(options: &PublishOptions) -> Result<Vec<AuditedKit>, UpdateError> {
         for kit in &release.kits {
             let archive = options.share.join(&kit.archive.path);
             let audit = if archive.is_file() {
-                let published = previous.manifest(&kit.manifest)?;
                 let version: Version = kit.version.parse()?;
                 let kit_files = kit_files(&options.share, &kit.archive.path, kit.component);
-                match manifest::of_kit(&archive, &version, &kit_files) {
-                    Ok(found) => compare(&found, kit, &published),
+                match previous.manifest(&kit.manifest).and_then(|published| {
+                    manifest::of_kit(&archive, &version, &kit_files)
+                        .map(|found| compare(&found, kit, &published))
+                }) {
+                    Ok(audit) => audit,
                     Err(e) => KitAudit::Differs {
                         detail: e.to_string(),
                     },

@@ -138,7 +138,9 @@ fn carry(
     if present && before.kit_files == kit_files {
         return Ok(carried(kit, None));
     }
-    if !present {
+    // A kit file added or gone changes what the archive itself leaves in the tree: read it again.
+    let names = |files: &[FileEntry]| files.iter().map(|f| f.path.clone()).collect::<Vec<_>>();
+    if !present || names(&before.kit_files) != names(kit_files) {
         return Ok(None);
     }
     let mut files: Vec<FileEntry> = previous

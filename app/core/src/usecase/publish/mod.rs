@@ -205,16 +205,33 @@ fn previous_and_chain(options: &PublishOptions) -> Result<WithChain, UpdateError
         .map(|p| p.index.rotations.clone())
         .unwrap_or_default();
     let mut rotated = None;
+    let retired = |id: &str| chain.iter().any(|r| r.from == id);
     if let (Some(old_secret), Some(old)) = (&options.rotate_from, old) {
         let (from, to) = (key_id(old.keynum()), key_id(key.keynum()));
-        if from == to {
+        let refused = if from == to {
+            Some("--rotate-from names the key it signs with".to_string())
+        } else if retired(&from) {
+            Some(format!("key {from} was already rotated away from"))
+        } else {
+            None
+        };
+        if let Some(detail) = refused {
             return Err(UpdateError::CannotPublish {
                 what: "rotate the signing key",
-                detail: "--rotate-from names the key it signs with".into(),
+                detail,
             });
         }
         chain.push(KeyRotation::sign(old_secret, &key)?);
         rotated = Some((from, to));
+    }
+    let signer = key_id(key.keynum());
+    if chain.iter().any(|r| r.from == signer) {
+        return Err(UpdateError::CannotPublish {
+            what: "sign the index",
+            detail: format!(
+                "key {signer} was retired by a key rotation the index carries; updaters refuse what it signs: sign with the key it was rotated to"
+            ),
+        });
     }
     Ok((previous, chain, rotated))
 }
@@ -229,6 +246,16 @@ fn write(options: &PublishOptions, index: &ReleaseIndex) -> Result<(), UpdateErr
             detail,
         })?;
     let json = index.to_json()?;
+    if json.len() as u64 > fsx::cap::INDEX {
+        return Err(UpdateError::CannotPublish {
+            what: "sign the index",
+            detail: format!(
+                "it is {} bytes, more than the {} updaters read",
+                json.len(),
+                fsx::cap::INDEX
+            ),
+        });
+    }
     let comment = format!(
         "ibex-updater index serial {}, expires at unix time {}",
         index.serial, index.expires
