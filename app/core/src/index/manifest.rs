@@ -272,9 +272,9 @@ fn parse_line(line: &[u8]) -> Result<FileEntry, String> {
 
 /// Hashes a file as the 7-Zip reader reads it, so that an archive is hashed and decoded in one
 /// read. The reader reads the header at the end first, then the packed data from the start, in
-/// order: bytes read in order from where the hash stands go into the hash as they pass, the rest
-/// are read for the decoder alone, and [`SequentialHash::finish`] reads whatever the hash still
-/// lacks (the header, once more).
+/// order: bytes read in order from where the hash stands go into the hash as they pass; bytes read
+/// ahead of it (the header) are kept, up to [`AHEAD`] bytes, and hashed from memory once
+/// the hash reaches them; [`SequentialHash::finish`] reads whatever the hash still lacks.
 #[derive(Debug)]
 pub struct SequentialHash<R> {
     inner: R,
@@ -283,7 +283,13 @@ pub struct SequentialHash<R> {
     hashed: u64,
     position: u64,
     bytes_read: u64,
+    /// One run of bytes read ahead of the hash: where it starts, and the bytes.
+    ahead: Option<(u64, Vec<u8>)>,
 }
+
+/// The most [`SequentialHash`] keeps of what was read ahead: far more than the header of a kit
+/// with a hundred thousand files.
+const AHEAD: usize = 64 << 20;
 
 impl<R: Read + Seek> SequentialHash<R> {
     pub fn new(inner: R) -> Self {
@@ -293,11 +299,18 @@ impl<R: Read + Seek> SequentialHash<R> {
             hashed: 0,
             position: 0,
             bytes_read: 0,
+            ahead: None,
         }
     }
 
     /// The whole file's size and SHA-256, and how many bytes were read in all.
     pub fn finish(mut self) -> io::Result<(u64, String, u64)> {
+        if let Some((start, bytes)) = self.ahead.take()
+            && start == self.hashed
+        {
+            self.hasher.update(&bytes);
+            self.hashed += bytes.len() as u64;
+        }
         self.inner.seek(SeekFrom::Start(self.hashed))?;
         let mut rest = HashingTail(&mut self);
         io::copy(&mut rest, &mut io::sink())?;
@@ -326,10 +339,33 @@ impl<R: Read> Read for SequentialHash<R> {
             let skip = usize::try_from(self.hashed - self.position).unwrap_or(n);
             self.hasher.update(&buf[skip..n]);
             self.hashed = end;
+        } else if self.position > self.hashed {
+            self.keep_ahead(&buf[..n]);
         }
         self.position = end;
         self.bytes_read += n as u64;
         Ok(n)
+    }
+}
+
+impl<R> SequentialHash<R> {
+    /// Keeps `bytes`, read at the current position ahead of the hash, when they start or go on
+    /// the run kept so far and it stays within [`AHEAD`].
+    fn keep_ahead(&mut self, bytes: &[u8]) {
+        let position = self.position;
+        match &mut self.ahead {
+            Some((start, kept)) if *start + kept.len() as u64 == position => {
+                if kept.len() + bytes.len() <= AHEAD {
+                    kept.extend_from_slice(bytes);
+                } else {
+                    self.ahead = None;
+                }
+            }
+            _ if bytes.len() <= AHEAD => {
+                self.ahead = Some((position, bytes.to_vec()));
+            }
+            _ => self.ahead = None,
+        }
     }
 }
 
@@ -462,5 +498,20 @@ mod tests {
             digest::of_reader(&mut data.as_slice()).unwrap()
         );
         assert_eq!(read, 3000 + 100_000 - 1500);
+    }
+
+    #[test]
+    fn the_sequential_hash_reads_a_header_read_first_only_once() {
+        let data: Vec<u8> = (0..100_000u32).map(|n| (n % 251) as u8).collect();
+        let mut reader = SequentialHash::new(io::Cursor::new(data.clone()));
+        let mut header = vec![0; 10_000];
+        reader.seek(SeekFrom::Start(90_000)).unwrap();
+        reader.read_exact(&mut header).unwrap();
+        reader.seek(SeekFrom::Start(0)).unwrap();
+        let mut packed = vec![0; 90_000];
+        reader.read_exact(&mut packed).unwrap();
+        let (size, sha256, read) = reader.finish().unwrap();
+        assert_eq!((size, sha256), digest::of_reader(&mut data.as_slice()).unwrap());
+        assert_eq!(read, 100_000);
     }
 }

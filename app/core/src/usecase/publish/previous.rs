@@ -98,13 +98,10 @@ impl Previous {
     }
 }
 
-/// Writes a manifest file into `out`, unless the same bytes are there already.
+/// Writes a manifest file into `out`. A file of that name may be there already (its name is its
+/// hash): it is written again rather than read to compare, so that a publish reads only archives.
 pub fn write_manifest(out: &Path, listed: &ManifestRef, bytes: &[u8]) -> Result<(), UpdateError> {
-    let path = out.join(&listed.path);
-    match fsx::read_file_capped(&path, fsx::cap::MANIFEST) {
-        Ok(Some(there)) if there == bytes => Ok(()),
-        _ => fsx::write_atomically(&path, bytes),
-    }
+    fsx::write_atomically(&out.join(&listed.path), bytes)
 }
 
 /// Removes the manifest files in `out` that neither `index` nor the one it replaces lists: a
