@@ -345,7 +345,8 @@ pub enum UpdateError {
     #[error("the install was cancelled before anything was swapped in")]
     Cancelled,
 
-    /// Raised only by the test hook `IBEX_UPDATER_TEST_FAIL_AT`.
+    /// Raised only by the test hook `IBEX_UPDATER_TEST_FAIL_AT`, in a `test-hooks` build.
+    #[cfg(feature = "test-hooks")]
     #[error("failed on purpose at test checkpoint '{checkpoint}'")]
     TestFailure { checkpoint: String },
 }
@@ -416,8 +417,9 @@ impl UpdateError {
             | UpdateError::HttpSetup { .. }
             | UpdateError::KeyGeneration { .. }
             | UpdateError::Serialize { .. }
-            | UpdateError::Cancelled
-            | UpdateError::TestFailure { .. } => ErrorKind::Failure,
+            | UpdateError::Cancelled => ErrorKind::Failure,
+            #[cfg(feature = "test-hooks")]
+            UpdateError::TestFailure { .. } => ErrorKind::Failure,
         }
     }
 

@@ -511,7 +511,10 @@ mod tests {
         let mut packed = vec![0; 90_000];
         reader.read_exact(&mut packed).unwrap();
         let (size, sha256, read) = reader.finish().unwrap();
-        assert_eq!((size, sha256), digest::of_reader(&mut data.as_slice()).unwrap());
+        assert_eq!(
+            (size, sha256),
+            digest::of_reader(&mut data.as_slice()).unwrap()
+        );
         assert_eq!(read, 100_000);
     }
 }

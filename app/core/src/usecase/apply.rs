@@ -24,7 +24,7 @@ pub fn options(settings: &Settings, lock_wait: Duration) -> InstallOptions {
         hostname: gethostname::gethostname().to_string_lossy().into_owned(),
         lock_wait,
         // Only the install benchmark turns this off, to measure what syncing costs.
-        sync: std::env::var_os("IBEX_UPDATER_BENCH_NO_SYNC").is_none(),
+        sync: !install::checkpoint::bench_no_sync(),
         epics_utils: settings.policy.epics_utils_source.clone(),
         keep_releases: settings
             .policy
