@@ -32,7 +32,10 @@ fn installs_both_components_for_a_server_version() {
     assert_eq!(doc["installed"][0]["to"], "26.2.1.1302");
     assert_eq!(doc["installed"][0]["release"], "26.2.1");
     assert_eq!(doc["installed"][1]["to"], "26.2.2.1400");
-    assert_eq!(doc["installed"][0]["sha256"].as_str().unwrap().len(), 64);
+    // A share without a signed index: each file is checked by the CRC32 the archive records,
+    // and no archive SHA-256 is claimed (the archive is read in place, only in part).
+    assert_eq!(doc["installed"][0]["sha256"], serde_json::Value::Null);
+    assert_eq!(doc["installed"][0]["files"]["check"], "crc32");
     // VERSION.txt and BUILD_NUMBER.txt are written into the installed folders.
     assert_eq!(env.installed_version(GUI).as_deref(), Some("26.2.1"));
     assert_eq!(
@@ -321,7 +324,8 @@ fn the_superseded_version_is_deleted_in_the_background() {
         "{}",
         second.stderr
     );
-    let third = install("26.2.0");
+    // A third release (not 26.2.0 again, which is kept and would be switched back to).
+    let third = install("26.2.1-hotfix");
     third.assert_code(0);
     assert!(
         third.stderr.contains("emptying the trash in process"),
@@ -329,11 +333,17 @@ fn the_superseded_version_is_deleted_in_the_background() {
         third.stderr
     );
     crate::common::wait_for_empty_trash(&env.root);
-    assert_eq!(env.installed_version(GUI).as_deref(), Some("26.2.0"));
+    assert_eq!(env.installed_version(GUI).as_deref(), Some("26.2.1"));
     // The previous version is still there for rollback, and rollback puts it back.
     env.run(&["rollback", "--component", "ibex-gui"])
         .assert_code(0);
     assert_eq!(env.installed_version(GUI).as_deref(), Some("26.2.1"));
+    assert_eq!(
+        fs::read_to_string(env.gui_dir().join("BUILD_NUMBER.txt"))
+            .unwrap()
+            .trim(),
+        "1302"
+    );
     crate::common::wait_for_empty_trash(&env.root);
 }
 

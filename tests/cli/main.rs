@@ -24,4 +24,6 @@ mod prompt;
 mod scripts_parity;
 mod self_update;
 mod signed_index;
+mod trust_model;
+mod unsigned_pipeline;
 mod unsigned_share;

@@ -157,9 +157,31 @@ fn a_signed_share_installs_with_hashes_from_the_index_and_says_so() {
             "{change}"
         );
     }
-    // Without an index the share is read and said to be unverified; installing from it is
-    // refused unless the policy allows unsigned shares.
+    // Without its index, a share this user has seen signed is refused for installs, whatever
+    // the policy: the index may have been removed to get unchecked kits installed.
     fs::remove_file(signed.index()).unwrap();
+    let run = signed.env.run(&["releases"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains("is gone; installing is refused"),
+        "{}",
+        run.stdout
+    );
+    fs::write(signed.policy(), crate::common::ALLOW_UNSIGNED).unwrap();
+    let run = signed
+        .env
+        .run(&["install", "--force", "--server-version", "26.2.0.1234"]);
+    run.assert_code(3);
+    assert!(
+        run.stderr.contains("served a signed index.json before"),
+        "{}",
+        run.stderr
+    );
+    // For a user who has never seen it signed (or once IT has reset this memory), the share is
+    // read and said to be unverified; installing from it is refused unless the policy allows
+    // unsigned shares.
+    fs::remove_file(signed.policy()).unwrap();
+    fs::remove_dir_all(signed.env.dir.path().join("data")).unwrap();
     let run = signed.env.run(&["releases"]);
     run.assert_code(0);
     assert!(

@@ -524,3 +524,23 @@ pub fn peak_memory(command: &mut Command) -> (i32, u64) {
         ),
     }
 }
+
+/// Runs `command`, failing the test if it has not ended within `seconds`: for hostile inputs
+/// (a FIFO, an endless file) that must never make a command wait for ever.
+pub fn run_within(command: &mut Command, seconds: u64) -> Run {
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} did not end within {seconds} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Run::from(child.wait_with_output().unwrap())
+}

@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used)] // fixtures: a failure to build one should panic the test
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +20,7 @@ use ibex_updater_core::error::UpdateError;
 use ibex_updater_core::index::load::MetadataRead;
 use ibex_updater_core::install::InstallRoot;
 use ibex_updater_core::release::Kit;
-use ibex_updater_core::source::{ArchiveStream, ReleaseSource, ShareSource};
+use ibex_updater_core::source::{ReleaseSource, ShareSource};
 use ibex_updater_window::{Backend, UpdaterApp};
 
 use crate::common::{has_label, step_until};
@@ -121,8 +120,8 @@ pub(crate) fn snapshot_options() -> SnapshotOptions {
     SnapshotOptions::new().output_path(crate::common::workspace_root().join("tests/snapshots"))
 }
 
-/// Holds an archive back halfway until the test opens it, so that the test can look at (and
-/// cancel) an install in progress without racing it.
+/// Holds an archive back until the test opens it, so that the test can look at (and cancel) an
+/// install in progress without racing it.
 #[derive(Clone, Default)]
 pub(crate) struct Gate(pub(crate) Arc<AtomicBool>);
 
@@ -135,7 +134,7 @@ impl Gate {
     }
 }
 
-/// A share that holds back what a test's gate says: each archive halfway, or the catalog.
+/// A share that holds back what a test's gate says: each archive, or the catalog.
 #[derive(Debug)]
 pub(crate) struct GatedSource {
     pub(crate) share: ShareSource,
@@ -144,7 +143,7 @@ pub(crate) struct GatedSource {
 }
 
 impl GatedSource {
-    /// Every archive stops halfway until the gate opens.
+    /// Every archive is held back until the gate opens.
     pub(crate) fn new(share: PathBuf, gate: Gate) -> GatedSource {
         GatedSource {
             share: ShareSource::new(share),
@@ -191,21 +190,18 @@ impl ReleaseSource for GatedSource {
         }
         self.share.read_catalog()
     }
-    fn open_archive(&self, kit: &Kit) -> Result<ArchiveStream, UpdateError> {
-        let inner = self.share.open_archive(kit)?;
-        let Some(gate) = &self.archive_gate else {
-            return Ok(inner);
-        };
-        let half = inner.len.unwrap_or(0) / 2;
-        Ok(ArchiveStream {
-            len: inner.len,
-            reader: Box::new(GatedReader {
-                inner: inner.reader,
-                gate: gate.clone(),
-                hold_at: half,
-                read: 0,
-            }),
-        })
+    fn local_archive(
+        &self,
+        kit: &Kit,
+        progress: &dyn ibex_updater_core::progress::Progress,
+    ) -> Result<PathBuf, UpdateError> {
+        if let Some(gate) = &self.archive_gate {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !gate.load(Ordering::SeqCst) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        self.share.local_archive(kit, progress)
     }
     fn fetch_file(
         &self,
@@ -220,34 +216,5 @@ impl ReleaseSource for GatedSource {
 
     fn release_notes(&self, release: &ReleaseName) -> Option<String> {
         self.share.release_notes(release)
-    }
-}
-
-pub(crate) struct GatedReader {
-    pub(crate) inner: Box<dyn Read + Send>,
-    pub(crate) gate: Arc<AtomicBool>,
-    pub(crate) hold_at: u64,
-    pub(crate) read: u64,
-}
-
-impl Read for GatedReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while self.read >= self.hold_at
-            && !self.gate.load(Ordering::SeqCst)
-            && Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let limit = if self.gate.load(Ordering::SeqCst) {
-            buf.len()
-        } else {
-            buf.len()
-                .min((self.hold_at - self.read.min(self.hold_at)) as usize)
-                .max(1)
-        };
-        let n = self.inner.read(&mut buf[..limit])?;
-        self.read += n as u64;
-        Ok(n)
     }
 }

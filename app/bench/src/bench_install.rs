@@ -81,6 +81,23 @@ fn main() -> Result<()> {
         root: options.dir.join("patch-root"),
         ..steady.clone()
     };
+    // The same releases on the share as it is: no signed index, a policy that allows that.
+    let (unsigned_share, unsigned_policy) = bench_share::unsigned_copy(&options.dir, &share.root)?;
+    let unsigned = Updater {
+        share: &unsigned_share,
+        policy: &unsigned_policy,
+        data: options.dir.join("updater-data-unsigned"),
+        root: options.dir.join("updater-root-unsigned"),
+        ..steady.clone()
+    };
+    let fresh_unsigned = Updater {
+        root: options.dir.join("fresh-unsigned"),
+        ..unsigned.clone()
+    };
+    let patched_unsigned = Updater {
+        root: options.dir.join("patch-root-unsigned"),
+        ..unsigned.clone()
+    };
     let baseline_dir = options.dir.join("baseline/Client_E4");
     let bare_dir = options.dir.join("bare-7z");
     let warm_up_dir = options.dir.join("warm-up");
@@ -92,8 +109,22 @@ fn main() -> Result<()> {
     steady.install(STEADY[2])?;
     let _ = fs::remove_dir_all(&patched.root);
     patched.install(STEADY[0])?;
+    let _ = fs::remove_dir_all(&unsigned.root);
+    unsigned.install(STEADY[1])?;
+    unsigned.install(STEADY[2])?;
+    let _ = fs::remove_dir_all(&patched_unsigned.root);
+    patched_unsigned.install(STEADY[0])?;
     extract_with_7z(seven_zip, &share.archive(STEADY[0]), &baseline_dir)?;
-    let roots = [&steady, &fresh, &fresh_unsynced, &patched].map(|u| u.root.clone());
+    let roots = [
+        &steady,
+        &fresh,
+        &fresh_unsynced,
+        &patched,
+        &unsigned,
+        &fresh_unsigned,
+        &patched_unsigned,
+    ]
+    .map(|u| u.root.clone());
 
     let mut results: Vec<(&str, Vec<Sample>)> = [
         "steady: updater",
@@ -103,6 +134,13 @@ fn main() -> Result<()> {
         "fresh: bare 7z x",
         "patch: updater",
         "patch: script way (rm, 7z x, cp)",
+        "steady: updater, unsigned",
+        "fresh: updater, unsigned",
+        "patch: updater, unsigned",
+        "switch back: updater",
+        "switch back: updater, unsigned",
+        "--force, intact: updater",
+        "--force, intact: updater, unsigned",
     ]
     .into_iter()
     .map(|name| (name, Vec::new()))
@@ -117,6 +155,7 @@ fn main() -> Result<()> {
         let mut fresh_phases: Vec<(usize, Step<'_>)> = vec![
             (2, Box::new(|| fresh.install(version))),
             (3, Box::new(|| fresh_unsynced.install(version))),
+            (8, Box::new(|| fresh_unsigned.install(version))),
             (
                 4,
                 Box::new(|| extract_with_7z(seven_zip, &archive, &bare_dir)),
@@ -129,6 +168,8 @@ fn main() -> Result<()> {
                 Box::new(|| baseline(seven_zip, &archive, &tree, &baseline_dir)),
             ),
             (5, Box::new(|| patched.install(PATCH))),
+            (7, Box::new(|| unsigned.install(version))),
+            (9, Box::new(|| patched_unsigned.install(PATCH))),
             (
                 6,
                 Box::new(|| baseline(seven_zip, &patch_archive, &patch_tree, &baseline_dir)),
@@ -139,17 +180,24 @@ fn main() -> Result<()> {
         // its table block is unwritten) and reads the inode table to skip each one, and the
         // first 20,000 files written after deleting 20,000 took from 2 s to 12 s in the kernel,
         // whoever wrote them (`perf`: `recently_deleted`, `find_inode_bit`).
-        for dir in [&fresh.root, &fresh_unsynced.root, &bare_dir, &warm_up_dir] {
+        for dir in [
+            &fresh.root,
+            &fresh_unsynced.root,
+            &fresh_unsigned.root,
+            &bare_dir,
+            &warm_up_dir,
+        ] {
             remove_if_there(dir)?;
         }
         deletes_done_and_synced(&roots)?;
         std::thread::sleep(QUIET_AFTER_DELETES);
         extract_with_7z(seven_zip, &archive, &warm_up_dir)?;
         // Contenders take turns in a different order each round, so none always follows
-        // another. The fresh ones rotate, so that over a multiple of three rounds each is first
+        // another. The fresh ones rotate, so that over a multiple of four rounds each is first
         // as often as the others: the first to write after the pause still took about a second
         // longer here, whoever it was.
-        fresh_phases.rotate_left(round % 3);
+        let turns = fresh_phases.len();
+        fresh_phases.rotate_left(round % turns);
         if round % 2 == 1 {
             other_phases.reverse();
         }
@@ -159,11 +207,27 @@ fn main() -> Result<()> {
                 results[*index].1.push(sample);
             }
         }
-        // Back to the base release for the next round's patch, untimed, and the patched tree
-        // (now the one kept for rollback) deleted: the next patch must be an install, not a
-        // switch back to it.
-        patched.install(STEADY[0])?;
+        // Back to the base release for the next round's patch, a switch to the tree kept for
+        // rollback, then a reinstall over it, intact; the patched tree (now the one kept for
+        // rollback) is deleted, untimed: the next patch must be an install, not a switch.
+        let later: [(usize, Step<'_>); 4] = [
+            (10, Box::new(|| patched.install(STEADY[0]))),
+            (11, Box::new(|| patched_unsigned.install(STEADY[0]))),
+            (
+                12,
+                Box::new(|| patched.install_with(STEADY[0], &["--force"])),
+            ),
+            (
+                13,
+                Box::new(|| patched_unsigned.install_with(STEADY[0], &["--force"])),
+            ),
+        ];
+        for (index, phase) in &later {
+            let sample = measure(&roots, phase.as_ref())?;
+            results[*index].1.push(sample);
+        }
         remove_if_there(&patched.root.join(".ibex-updater/previous"))?;
+        remove_if_there(&patched_unsigned.root.join(".ibex-updater/previous"))?;
         let line: Vec<String> = results
             .iter()
             .map(|(name, samples)| format!("{name} {:.2}s", samples[round].time.as_secs_f64()))
@@ -206,6 +270,23 @@ fn main() -> Result<()> {
     println!(
         "syncing the staged tree costs {:+.1}% of a fresh install",
         (ratio(2, 3) - 1.0) * 100.0
+    );
+    let kit_bytes = options.megabytes * 1_000_000;
+    println!(
+        "unsigned: fresh install writes {:.2}x the kit ({:.0} MB; goal <= 1.1x); patch {:.2}x the script way, {:.2}x the changed bytes through write calls (goal <= 1.5x); switch back {:.2} s writing {:.2}% of the kit (goal < 1 s, < 1 %); --force over an intact client writes {:.2}% (goal < 1 %)",
+        medians[8].io.written as f64 / kit_bytes as f64,
+        medians[8].io.written as f64 / 1e6,
+        ratio(9, 6),
+        medians[9].io.written_by_calls as f64 / changed_bytes as f64,
+        medians[11].time.as_secs_f64(),
+        medians[11].io.written as f64 * 100.0 / kit_bytes as f64,
+        medians[13].io.written as f64 * 100.0 / kit_bytes as f64,
+    );
+    println!(
+        "signed: switch back {:.2} s writing {:.2}% of the kit; --force over an intact client writes {:.2}%",
+        medians[10].time.as_secs_f64(),
+        medians[10].io.written as f64 * 100.0 / kit_bytes as f64,
+        medians[12].io.written as f64 * 100.0 / kit_bytes as f64,
     );
     let patch = medians[5].io;
     println!(

@@ -254,8 +254,40 @@ pub struct Updater<'a> {
     pub sync: bool,
 }
 
+/// The share as it is (no signed index), beside `share`: its release folders as hard links, and
+/// a policy that allows installing from it.
+pub fn unsigned_copy(dir: &Path, share: &Path) -> Result<(PathBuf, PathBuf)> {
+    let root = dir.join("share-unsigned");
+    let _ = fs::remove_dir_all(&root);
+    for release in STEADY.iter().copied().chain([PATCH]) {
+        link_tree(&share.join(release), &root.join(release))?;
+    }
+    let policy = dir.join("policy-unsigned.toml");
+    fs::write(&policy, "allow_unsigned = true\n")?;
+    Ok((root, policy))
+}
+
+fn link_tree(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            link_tree(&entry.path(), &target)?;
+        } else {
+            fs::hard_link(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 impl Updater<'_> {
     pub fn install(&self, version: &str) -> Result<()> {
+        self.install_with(version, &[])
+    }
+
+    /// `install` with `extra` arguments (`--force`).
+    pub fn install_with(&self, version: &str, extra: &[&str]) -> Result<()> {
         let mut command = Command::new(self.exe);
         if !self.sync {
             command.env("IBEX_UPDATER_BENCH_NO_SYNC", "1");
@@ -274,7 +306,8 @@ impl Updater<'_> {
                 "ibex-gui",
                 "--version",
                 version,
-            ]))
+            ])
+            .args(extra))
     }
 }
 

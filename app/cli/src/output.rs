@@ -245,7 +245,7 @@ pub fn releases_json(catalog: &Catalog) -> Value {
 fn verification_json(verification: &Verification) -> Value {
     let serial = match verification {
         Verification::Signed { serial, .. } => Some(*serial),
-        Verification::Unverified { .. } => None,
+        Verification::Unverified { .. } | Verification::IndexGone { .. } => None,
     };
     json!({
         "signed": verification.is_signed(),
@@ -316,6 +316,7 @@ pub fn report_json(report: &Report, verb: &str) -> Value {
             "release": c.release.as_ref().map(|r| r.to_string()),
             "sha256": c.sha256,
             "files": c.files.map(|f| json!({
+                "check": f.check,
                 "switched": f.switched,
                 "linked": f.linked,
                 "copied": f.copied,
@@ -354,6 +355,11 @@ pub fn report_text(report: &Report, verb: &str) -> String {
             out.push(')');
         }
         out.push('\n');
+        if c.files.is_some_and(|f| f.check == "crc32") {
+            out.push_str(
+                "  checked by the CRC32 of each file the archive records (no signed index: this catches damage, not a deliberate change)\n",
+            );
+        }
         if c.files.is_some_and(|f| f.switched) {
             out.push_str(
                 "  switched to the copy kept on this machine: nothing downloaded or unpacked\n",

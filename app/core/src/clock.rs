@@ -15,6 +15,11 @@ pub fn unix_seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// The time `seconds` after the Unix epoch; past what the clock can hold (a damaged or hostile
+/// file's number), the furthest time it can, never a panic.
 pub fn from_unix_seconds(seconds: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(seconds)
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(seconds))
+        .or_else(|| UNIX_EPOCH.checked_add(Duration::from_secs(i64::MAX as u64 / 2)))
+        .unwrap_or(UNIX_EPOCH)
 }

@@ -65,6 +65,115 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// How a file is recognised.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Check {
+    /// The SHA-256 a signed manifest lists: the release team's bytes, whoever serves them.
+    Sha256(String),
+    /// The CRC32 a 7-Zip archive's header records, for a share read without a signed index. It
+    /// is what 7-Zip itself checks when it unpacks: it catches damage, not a deliberate
+    /// collision.
+    Crc32(u32),
+}
+
+impl Check {
+    /// The kind of check, for `install --json` and the README: `sha256` or `crc32`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Check::Sha256(_) => "sha256",
+            Check::Crc32(_) => "crc32",
+        }
+    }
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Check::Sha256(sha256) => write!(f, "SHA-256 {sha256}"),
+            Check::Crc32(crc) => write!(f, "CRC32 {crc:08x}"),
+        }
+    }
+}
+
+/// Both checksums of some bytes: what a tree's record keeps of each file, so that installs
+/// signed or not can find it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sums {
+    pub sha256: String,
+    pub crc32: u32,
+}
+
+impl Sums {
+    /// Whether the bytes pass `check`.
+    pub fn pass(&self, check: &Check) -> bool {
+        match check {
+            Check::Sha256(sha256) => self.sha256 == *sha256,
+            Check::Crc32(crc) => self.crc32 == *crc,
+        }
+    }
+
+    /// The sum `check` compares, as it shows it.
+    pub fn as_checked_by(&self, check: &Check) -> String {
+        match check {
+            Check::Sha256(_) => Check::Sha256(self.sha256.clone()),
+            Check::Crc32(_) => Check::Crc32(self.crc32),
+        }
+        .to_string()
+    }
+}
+
+/// SHA-256 and CRC32 in one pass.
+#[derive(Default, Clone)]
+pub struct SumsHasher {
+    sha256: Sha256,
+    crc32: crc32fast::Hasher,
+}
+
+impl std::fmt::Debug for SumsHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SumsHasher")
+    }
+}
+
+impl SumsHasher {
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.sha256.update(bytes);
+        self.crc32.update(bytes);
+    }
+
+    pub fn finish(self) -> Sums {
+        Sums {
+            sha256: hex(self.sha256),
+            crc32: self.crc32.finalize(),
+        }
+    }
+}
+
+/// Both sums of `bytes`.
+pub fn sums_of(bytes: &[u8]) -> Sums {
+    let mut hasher = SumsHasher::default();
+    hasher.update(bytes);
+    hasher.finish()
+}
+
+/// Size and both sums of everything `data` yields.
+pub fn sums_of_reader(data: &mut dyn Read) -> io::Result<(u64, Sums)> {
+    let mut hasher = SumsHasher::default();
+    let mut buf = vec![0; 1 << 16];
+    let mut len = 0u64;
+    loop {
+        let n = match data.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        len += n as u64;
+    }
+    Ok((len, hasher.finish()))
+}
+
 /// Size and SHA-256 of everything `data` yields.
 pub fn of_reader(data: &mut dyn Read) -> io::Result<(u64, String)> {
     let mut reader = HashingReader::new(data);

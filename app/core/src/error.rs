@@ -338,9 +338,33 @@ pub enum UpdateError {
     UnsignedSource { location: String, policy: PathBuf },
 
     #[error(
+        "{location} served a signed index.json before (serial {serial}) and has none now: someone may have removed it to get unchecked kits installed, so nothing is installed from it, even though the machine policy allows unsigned shares. If the release team really removed the index, IT resets this for the user by removing the lines of [locations.\"{location}\"] from {}", store.display()
+    )]
+    SignedIndexGone {
+        location: String,
+        serial: u64,
+        store: PathBuf,
+    },
+
+    #[error(
         "the published updater build {path} cannot be used, so the running one was kept: {detail}"
     )]
     BadUpdaterBuild { path: String, detail: String },
+
+    #[error(
+        "the install history {} cannot be used to tell what the last install changed ({detail}), so a rollback of the whole client would be a guess: name the component to roll back with --component ibex-gui or --component genie-python", path.display()
+    )]
+    HistoryUnusable { path: PathBuf, detail: String },
+
+    #[error(
+        "{} is not a real folder (a link, or a file): the updater never follows a link where it keeps its own folders, since another account may have planted it. Remove it, then try again", path.display()
+    )]
+    UnsafeStateFolder { path: PathBuf },
+
+    #[error(
+        "{} cannot be rolled back to or switched to: {detail}; nothing was changed. Install that release again instead", tree.display()
+    )]
+    KeptTreeChanged { tree: PathBuf, detail: String },
 
     #[error("the install was cancelled before anything was swapped in")]
     Cancelled,
@@ -379,6 +403,7 @@ impl UpdateError {
             | UpdateError::IndexFormatDowngrade { .. }
             | UpdateError::BadManifest { .. }
             | UpdateError::UnsignedSource { .. }
+            | UpdateError::SignedIndexGone { .. }
             | UpdateError::TooLarge { .. }
             | UpdateError::BadUpdaterBuild { .. } => ErrorKind::Integrity,
             UpdateError::InvalidVersion(_)
@@ -417,7 +442,10 @@ impl UpdateError {
             | UpdateError::HttpSetup { .. }
             | UpdateError::KeyGeneration { .. }
             | UpdateError::Serialize { .. }
+            | UpdateError::HistoryUnusable { .. }
+            | UpdateError::UnsafeStateFolder { .. }
             | UpdateError::Cancelled => ErrorKind::Failure,
+            UpdateError::KeptTreeChanged { .. } => ErrorKind::Integrity,
             #[cfg(feature = "test-hooks")]
             UpdateError::TestFailure { .. } => ErrorKind::Failure,
         }

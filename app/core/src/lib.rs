@@ -8,6 +8,7 @@
 //! read once), [`install`] (atomic installs with rollback), [`instrument`] (Channel Access and
 //! the instrument list), [`demo`] (the demo share and fleet), and [`usecase`] on top.
 
+pub mod account;
 pub mod archive;
 pub mod catalog;
 pub mod client;
@@ -25,3 +26,4 @@ pub mod release;
 pub mod retry;
 pub mod source;
 pub mod usecase;
+pub mod worker;

@@ -48,8 +48,20 @@ impl Catalog {
         }
     }
 
-    /// Refuses installing from a source that nothing vouches for, unless the policy allows it.
-    /// Everything else (listing, comparing, checking) works on any catalog.
+    /// A catalog of `releases` from a source that served a signed index before (serial
+    /// `serial`) and has none now: nothing is installed from it, whatever the policy says.
+    pub fn index_gone(location: String, releases: Vec<Release>, serial: u64) -> Catalog {
+        Catalog {
+            location,
+            verification: Verification::IndexGone { serial },
+            index: None,
+            releases,
+        }
+    }
+
+    /// Refuses installing from a source that nothing vouches for, unless the policy allows it,
+    /// and from one whose signed index has gone. Everything else (listing, comparing, checking)
+    /// works on any catalog.
     pub fn require_installable(&self) -> Result<(), UpdateError> {
         match self.verification {
             Verification::Unverified {
@@ -57,6 +69,11 @@ impl Catalog {
             } => Err(UpdateError::UnsignedSource {
                 location: self.location.clone(),
                 policy: Policy::path(),
+            }),
+            Verification::IndexGone { serial } => Err(UpdateError::SignedIndexGone {
+                location: self.location.clone(),
+                serial,
+                store: crate::config::paths::data_dir().join(crate::index::trust::STORE_FILE),
             }),
             _ => Ok(()),
         }
@@ -104,6 +121,9 @@ pub enum Verification {
     /// No index: nothing but the source's own files says what a kit should be. Its releases
     /// are read and compared; they are installed only where the machine policy allows it.
     Unverified { installs_allowed: bool },
+    /// No index, where this source served a signed one before (the newest with this serial):
+    /// it may have been removed to get unchecked kits installed, so none is, whatever the policy.
+    IndexGone { serial: u64 },
 }
 
 /// "signed index, serial 7", or "unverified: no signed index.json; …" with whether installing is
@@ -120,6 +140,10 @@ impl std::fmt::Display for Verification {
             Verification::Unverified {
                 installs_allowed: false,
             } => f.write_str("unverified: no signed index.json; installing is refused"),
+            Verification::IndexGone { serial } => write!(
+                f,
+                "unverified: its signed index.json (serial {serial} seen before) is gone; installing is refused"
+            ),
         }
     }
 }
@@ -134,7 +158,7 @@ impl Verification {
             self,
             Verification::Unverified {
                 installs_allowed: false
-            }
+            } | Verification::IndexGone { .. }
         )
     }
 }

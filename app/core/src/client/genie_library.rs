@@ -32,7 +32,7 @@ pub fn library_version(python: &Path) -> Option<String> {
     found.sort();
     let (dir, from_name) = found.pop()?;
     let metadata = site_packages.join(dir).join("METADATA");
-    let from_metadata = fsx::read_file_capped(&metadata, METADATA_CAP)
+    let from_metadata = fsx::read_state_capped(&metadata, METADATA_CAP)
         .ok()
         .flatten()
         .and_then(|bytes| {

@@ -56,7 +56,7 @@ pub fn path(client_dir: &Path) -> PathBuf {
 /// The instrument the GUI in `client_dir` will open on, when its file names one completely.
 pub fn read(client_dir: &Path) -> Result<Option<GuiInstrument>, UpdateError> {
     let file = path(client_dir);
-    let Some(bytes) = fsx::read_file_capped(&file, CAP)? else {
+    let Some(bytes) = fsx::read_state_capped(&file, CAP)? else {
         return Ok(None);
     };
     let entries = parse(&String::from_utf8_lossy(&bytes));
@@ -76,7 +76,7 @@ pub fn read(client_dir: &Path) -> Result<Option<GuiInstrument>, UpdateError> {
 pub fn write(client_dir: &Path, instrument: &GuiInstrument) -> Result<bool, UpdateError> {
     let file = path(client_dir);
     let existing =
-        fsx::read_file_capped(&file, CAP)?.map(|bytes| parse(&String::from_utf8_lossy(&bytes)));
+        fsx::read_state_capped(&file, CAP)?.map(|bytes| parse(&String::from_utf8_lossy(&bytes)));
     let mut entries = existing.clone().unwrap_or_default();
     entries
         .entry(VERSION_KEY.to_string())

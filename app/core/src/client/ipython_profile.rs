@@ -80,7 +80,7 @@ pub enum ProfileStep {
 /// carries one.
 fn read_installed(python: &Path) -> Result<Option<(String, Vec<u8>)>, UpdateError> {
     let path = python.join(CONFIG_FILE);
-    let Some(bytes) = fsx::read_file_capped(&path, CONFIG_CAP)? else {
+    let Some(bytes) = fsx::read_state_capped(&path, CONFIG_CAP)? else {
         return Ok(None);
     };
     let (_, sha256) =
@@ -90,7 +90,7 @@ fn read_installed(python: &Path) -> Result<Option<(String, Vec<u8>)>, UpdateErro
 
 fn recorded(home: &Path) -> Option<String> {
     let record = profile_config(home).with_file_name(RECORD_FILE);
-    fsx::read_file_capped(&record, 1 << 10)
+    fsx::read_state_capped(&record, 1 << 10)
         .ok()
         .flatten()
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
@@ -150,7 +150,7 @@ pub fn apply(python: &Path, home: &Path) -> Result<Option<Applied>, UpdateError>
         return Ok(None);
     }
     let target = profile_config(home);
-    let existing = fsx::read_file_capped(&target, CONFIG_CAP).unwrap_or_else(|e| {
+    let existing = fsx::read_state_capped(&target, CONFIG_CAP).unwrap_or_else(|e| {
         // Too large or unreadable: not the kit's, so it is kept aside like any other.
         tracing::debug!("{e}");
         Some(Vec::new())

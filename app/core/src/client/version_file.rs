@@ -80,7 +80,7 @@ pub fn contents(version: &Version) -> Vec<(&'static str, String)> {
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>, UpdateError> {
-    match fsx::read_file_capped(path, fsx::cap::VERSION_FILE) {
+    match fsx::read_state_capped(path, fsx::cap::VERSION_FILE) {
         Ok(bytes) => Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned())),
         Err(UpdateError::TooLarge { cap, .. }) => Err(UpdateError::BadVersionFile {
             path: path.to_path_buf(),
@@ -140,6 +140,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("/dev/zero", dir.path().join(VERSION_FILE)).unwrap();
         let err = read(dir.path()).unwrap_err();
-        assert!(err.to_string().contains("larger than"), "{err}");
+        assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 }

@@ -13,8 +13,13 @@ pub fn read_config(what: &'static str, path: &Path) -> Result<Option<String>, Up
         path: path.to_path_buf(),
         detail,
     };
+    // A file that cannot be used at all (a folder, a FIFO, a device) is as bad a settings file
+    // as one that is not TOML: named, exit 2.
     let bytes = fsx::read_file_capped(path, fsx::cap::OWN_FILE).map_err(|e| match e {
         UpdateError::TooLarge { cap, .. } => invalid(format!("it is larger than {cap} bytes")),
+        UpdateError::Io { cause, .. } if cause.kind() == std::io::ErrorKind::InvalidInput => {
+            invalid(cause.to_string())
+        }
         other => other,
     })?;
     bytes

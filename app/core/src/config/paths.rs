@@ -30,7 +30,7 @@ pub fn default_install_root() -> PathBuf {
 /// The instrument last used (with `--instrument` or in the window) in the data folder `dir`, for
 /// the next session to start from.
 pub fn last_instrument(dir: &Path) -> Option<String> {
-    fsx::read_file_capped(&dir.join("last-instrument.txt"), fsx::cap::OWN_FILE)
+    fsx::read_state_capped(&dir.join("last-instrument.txt"), fsx::cap::OWN_FILE)
         .ok()
         .flatten()
         .map(|s| String::from_utf8_lossy(&s).trim().to_string())

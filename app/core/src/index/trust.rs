@@ -117,6 +117,11 @@ impl Trust {
         Ok(keys)
     }
 
+    /// The newest serial seen at `location`, when it has served a signed index.
+    pub fn seen_serial(&self, location: &str) -> Result<Option<u64>, UpdateError> {
+        Ok(self.read()?.locations.get(location).map(|l| l.serial))
+    }
+
     /// The newest index format seen at `location`.
     pub fn seen_format(&self, location: &str) -> Result<Option<u32>, UpdateError> {
         Ok(self.read()?.locations.get(location).map(|l| l.format))
@@ -227,7 +232,7 @@ impl Trust {
     /// yet" would let an old index back in.
     fn read(&self) -> Result<Seen, UpdateError> {
         let Some(bytes) =
-            fsx::read_file_capped(&self.store, fsx::cap::OWN_FILE).map_err(|e| self.damaged(e))?
+            fsx::read_state_capped(&self.store, fsx::cap::OWN_FILE).map_err(|e| self.damaged(e))?
         else {
             return Ok(Seen::default());
         };

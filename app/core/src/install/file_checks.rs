@@ -1,30 +1,38 @@
-//! The SHA-256 of each unpacked file, computed on a thread of its own while the next files are
-//! decoded and written, and compared with the signed manifest. Files are handed over in batches.
+//! The checksums of each unpacked file, computed on a thread of its own while the next files are
+//! decoded and written, and compared with what the kit lists for it (the signed manifest's
+//! SHA-256, or the archive header's CRC32). Both sums of every file are kept for the tree's
+//! record, so that a later install, signed or not, can find it. Files are handed over in batches.
 //! The install asks for the verdict before anything is swapped in.
 
 use std::sync::mpsc;
-use std::thread;
 
-use sha2::{Digest, Sha256};
-
-use crate::digest;
+use crate::digest::{Check, Sums, SumsHasher};
+use crate::worker::{self, Worker};
 
 /// What the hashing thread is handed, in order.
 enum Piece {
     Bytes(Vec<u8>),
-    /// The file whose bytes came before this ends here, and should have this SHA-256.
+    /// The file whose bytes came before this ends here, and should pass `check`.
     End {
         name: String,
-        sha256: String,
+        check: Check,
     },
 }
 
-/// The first file whose hash was not the manifest's.
+/// The first file whose checksum was not the kit's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
     pub name: String,
     pub expected: String,
     pub actual: String,
+}
+
+/// What the hashing thread found.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub mismatch: Option<Mismatch>,
+    /// Every file's sums, by its path.
+    pub sums: Vec<(String, Sums)>,
 }
 
 /// Batches in flight between the two threads.
@@ -41,38 +49,37 @@ pub struct FileChecks {
     /// Pieces not yet sent, and their bytes.
     pending: (Vec<Piece>, usize),
     empty: mpsc::Receiver<Vec<u8>>,
-    thread: Option<thread::JoinHandle<Option<Mismatch>>>,
+    thread: Option<Worker<Checked>>,
 }
 
 impl FileChecks {
     pub fn start() -> std::io::Result<FileChecks> {
         let (batches, to_hash) = mpsc::sync_channel::<Vec<Piece>>(IN_FLIGHT);
         let (hashed, empty) = mpsc::sync_channel::<Vec<u8>>(RETURNED);
-        let thread = thread::Builder::new()
-            .name("unpack-sha256".into())
-            .spawn(move || {
-                let mut hasher = Sha256::new();
-                let mut first_mismatch = None;
-                for piece in to_hash.into_iter().flatten() {
-                    match piece {
-                        Piece::Bytes(buf) => {
-                            hasher.update(&buf);
-                            let _ = hashed.try_send(buf);
+        let thread = worker::spawn("unpack-checks", move || {
+            let mut hasher = SumsHasher::default();
+            let mut checked = Checked::default();
+            for piece in to_hash.into_iter().flatten() {
+                match piece {
+                    Piece::Bytes(buf) => {
+                        hasher.update(&buf);
+                        let _ = hashed.try_send(buf);
+                    }
+                    Piece::End { name, check } => {
+                        let sums = std::mem::take(&mut hasher).finish();
+                        if !sums.pass(&check) && checked.mismatch.is_none() {
+                            checked.mismatch = Some(Mismatch {
+                                name: name.clone(),
+                                expected: check.to_string(),
+                                actual: sums.as_checked_by(&check),
+                            });
                         }
-                        Piece::End { name, sha256 } => {
-                            let actual = digest::hex(std::mem::take(&mut hasher));
-                            if actual != sha256 && first_mismatch.is_none() {
-                                first_mismatch = Some(Mismatch {
-                                    name,
-                                    expected: sha256,
-                                    actual,
-                                });
-                            }
-                        }
+                        checked.sums.push((name, sums));
                     }
                 }
-                first_mismatch
-            })?;
+            }
+            checked
+        })?;
         Ok(FileChecks {
             batches: Some(batches),
             pending: (Vec::new(), 0),
@@ -94,9 +101,9 @@ impl FileChecks {
         self.push(Piece::Bytes(buf), len);
     }
 
-    /// The current file ends: it should have `sha256`.
-    pub fn end(&mut self, name: String, sha256: String) {
-        self.push(Piece::End { name, sha256 }, 0);
+    /// The current file ends: it should pass `check`.
+    pub fn end(&mut self, name: String, check: Check) {
+        self.push(Piece::End { name, check }, 0);
     }
 
     fn push(&mut self, piece: Piece, len: usize) {
@@ -115,29 +122,33 @@ impl FileChecks {
         }
     }
 
-    /// Waits for every file handed over to be hashed; the first that did not match, if any. A
-    /// thread that died unexpectedly counts as a mismatch, so that nothing unchecked goes in.
-    pub fn finish(mut self) -> Option<Mismatch> {
+    /// Waits for every file handed over to be hashed. A thread that died unexpectedly counts as
+    /// a mismatch, so that nothing unchecked goes in.
+    pub fn finish(mut self) -> Checked {
         let (rest, _) = std::mem::take(&mut self.pending);
         self.send(rest);
         self.batches = None;
-        match self.thread.take().map(thread::JoinHandle::join) {
-            Some(Ok(verdict)) => verdict,
-            _ => Some(Mismatch {
-                name: "(the hashing thread stopped)".into(),
-                expected: String::new(),
-                actual: String::new(),
-            }),
-        }
+        self.thread
+            .take()
+            .and_then(Worker::join)
+            .unwrap_or_else(|| Checked {
+                mismatch: Some(Mismatch {
+                    name: "(the hashing thread stopped)".into(),
+                    expected: String::new(),
+                    actual: String::new(),
+                }),
+                sums: Vec::new(),
+            })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::sums_of;
 
-    fn sha(bytes: &[u8]) -> String {
-        digest::of_reader(&mut &bytes[..]).unwrap().1
+    fn sha(bytes: &[u8]) -> Check {
+        Check::Sha256(sums_of(bytes).sha256)
     }
 
     #[test]
@@ -146,8 +157,8 @@ mod tests {
         for (name, parts, claimed) in [
             ("a", vec![&b"he"[..], b"llo"], sha(b"hello")),
             ("b", vec![&b"world"[..]], sha(b"other")),
-            ("c", vec![], sha(b"")),
-            ("d", vec![&b"x"[..]], sha(b"y")),
+            ("c", vec![], Check::Crc32(0)),
+            ("d", vec![&b"x"[..]], Check::Crc32(sums_of(b"y").crc32)),
         ] {
             for part in parts {
                 let mut buf = checks.buffer(part.len());
@@ -156,18 +167,23 @@ mod tests {
             }
             checks.end(name.into(), claimed);
         }
-        let mismatch = checks.finish().unwrap();
+        let checked = checks.finish();
+        let mismatch = checked.mismatch.unwrap();
         assert_eq!(mismatch.name, "b");
-        assert_eq!(mismatch.actual, sha(b"world"));
+        assert_eq!(mismatch.actual, sums_of(b"world").as_checked_by(&sha(b"")));
+        assert_eq!(checked.sums.len(), 4);
+        assert_eq!(checked.sums[0], ("a".to_string(), sums_of(b"hello")));
     }
 
     #[test]
-    fn files_that_all_match_pass() {
+    fn files_that_all_match_pass_by_sha256_or_crc32() {
         let mut checks = FileChecks::start().unwrap();
-        let mut buf = checks.buffer(3);
-        buf.copy_from_slice(b"abc");
-        checks.bytes(buf);
-        checks.end("abc".into(), sha(b"abc"));
-        assert_eq!(checks.finish(), None);
+        for check in [sha(b"abc"), Check::Crc32(sums_of(b"abc").crc32)] {
+            let mut buf = checks.buffer(3);
+            buf.copy_from_slice(b"abc");
+            checks.bytes(buf);
+            checks.end("abc".into(), check);
+        }
+        assert_eq!(checks.finish().mismatch, None);
     }
 }

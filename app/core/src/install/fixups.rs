@@ -33,27 +33,45 @@ pub fn apply(
     add_rmi_hostname(&staged.join(INI_FILE), hostname)
 }
 
-/// Carries the user's state into a kept tree about to be switched in: its own, older state goes
-/// first, so that what the user has now replaces it whole rather than mixing with it.
-/// [`writes_stay_inside`] must have approved the tree.
-pub fn apply_to_kept(
-    component: Component,
-    kept: &Path,
-    current: &Path,
-    hostname: &str,
-) -> Result<(), UpdateError> {
+/// Makes what [`apply`] wrote into `tree` durable before the swap: the carried state (every file
+/// and folder of it) and `ibex-client.ini`.
+pub fn sync_written(component: Component, tree: &Path) -> Result<(), UpdateError> {
     if component != Component::IbexGui {
         return Ok(());
     }
     for folder in USER_STATE {
-        let path = kept.join(folder);
-        match fs::symlink_metadata(&path) {
-            Ok(meta) if meta.is_dir() => crate::fsx::remove_dir_all(&path)?,
-            Ok(_) => crate::fsx::remove_file(&path)?,
-            Err(_) => {}
+        let dir = tree.join(folder);
+        if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            continue;
         }
+        let mut pending = vec![dir.clone()];
+        while let Some(current) = pending.pop() {
+            for entry in fs::read_dir(&current).map_err(UpdateError::io("list", &current))? {
+                let entry = entry.map_err(UpdateError::io("list", &current))?;
+                let path = entry.path();
+                match entry.file_type() {
+                    Ok(kind) if kind.is_dir() => pending.push(path),
+                    Ok(kind) if kind.is_file() => sync_file(&path)?,
+                    _ => {}
+                }
+            }
+        }
+        crate::fsx::sync_folders(&dir)?;
     }
-    apply(component, kept, current, hostname)
+    let ini = tree.join(INI_FILE);
+    if fs::symlink_metadata(&ini).is_ok_and(|m| m.is_file()) {
+        sync_file(&ini)?;
+    }
+    crate::fsx::sync_dir(tree);
+    Ok(())
+}
+
+fn sync_file(path: &Path) -> Result<(), UpdateError> {
+    fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(UpdateError::io("sync", path))
 }
 
 /// Whether everything [`apply`] writes into `tree` (the user's state, `ibex-client.ini`) is absent
@@ -111,10 +129,11 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), UpdateError> {
 /// Appends `-Djava.rmi.server.hostname=<host>` so that the GUI's RMI callbacks reach this
 /// machine, keeping the file's line endings.
 fn add_rmi_hostname(ini: &Path, hostname: &str) -> Result<(), UpdateError> {
-    let Ok(text) = fs::read_to_string(ini) else {
+    let Some(bytes) = crate::fsx::read_state_capped(ini, crate::fsx::cap::OWN_FILE)? else {
         tracing::debug!("{} not found; no RMI host name added", ini.display());
         return Ok(());
     };
+    let text = String::from_utf8_lossy(&bytes).into_owned();
     let line = format!("-Djava.rmi.server.hostname={hostname}");
     if text.lines().any(|l| l.trim() == line) {
         return Ok(());

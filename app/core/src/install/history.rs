@@ -2,8 +2,7 @@
 //! by whom, what changed from which version to which, and how it ended. `history` shows it, and
 //! `rollback` of the whole client undoes the last transaction as the unit it was.
 
-use std::fs::OpenOptions;
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -111,7 +110,8 @@ pub fn record(root: &InstallRoot, entry: &Entry) {
         .map_err(std::io::Error::other)
         .and_then(|line| {
             std::fs::create_dir_all(root.state_dir())?;
-            let mut f = OpenOptions::new().create(true).append(true).open(&file)?;
+            // Never through a link planted at its name.
+            let mut f = fsx::open_state_for_writing(&file, true)?;
             f.write_all(format!("{line}\n").as_bytes())?;
             f.sync_all()
         });
@@ -128,19 +128,33 @@ pub fn record(root: &InstallRoot, entry: &Entry) {
 const KEEP_BYTES: u64 = 1 << 20;
 
 /// Drops the older half of the history once it has grown past [`KEEP_BYTES`], so that years of
-/// installs never make it too large to read.
+/// installs never make it too large to read. Only its newer half is read to do that, so that a
+/// history grown far past the reader's cap is trimmed all the same.
 fn trim(file: &std::path::Path) {
-    if std::fs::metadata(file).map_or(true, |m| m.len() <= KEEP_BYTES) {
-        return;
-    }
-    let kept = fsx::read_file_capped(file, fsx::cap::OWN_FILE).map(|bytes| {
-        let text = String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned();
-        let lines: Vec<&str> = text.lines().collect();
-        let mut kept = lines[lines.len() / 2..].join("\n");
-        kept.push('\n');
-        kept
-    });
-    if let Err(e) = kept.and_then(|text| fsx::write_atomically(file, text.as_bytes())) {
+    let kept = (|| -> Result<Option<Vec<u8>>, std::io::Error> {
+        let Some(mut opened) = fsx::open_state(file)? else {
+            return Ok(None);
+        };
+        let len = opened.metadata()?.len();
+        if len <= KEEP_BYTES {
+            return Ok(None);
+        }
+        opened.seek(SeekFrom::Start(len - KEEP_BYTES / 2))?;
+        let deadline = clock::deadline(std::time::Duration::from_secs(30));
+        let tail = fsx::read_within(opened, KEEP_BYTES / 2, deadline)?;
+        // The first line read is cut: it starts after the first line end.
+        let start = tail
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(tail.len(), |n| n + 1);
+        Ok(Some(tail[start..].to_vec()))
+    })();
+    let written = match kept {
+        Ok(Some(text)) => fsx::write_atomically(file, &text),
+        Ok(None) => Ok(()),
+        Err(e) => Err(UpdateError::io("read", file)(e)),
+    };
+    if let Err(e) = written {
         tracing::warn!("could not trim the install history {}: {e}", file.display());
     }
 }
@@ -149,7 +163,7 @@ fn trim(file: &std::path::Path) {
 /// skipped with a warning.
 pub fn read(root: &InstallRoot) -> Result<Vec<Entry>, UpdateError> {
     let file = path(root);
-    let Some(bytes) = fsx::read_file_capped(&file, fsx::cap::OWN_FILE)? else {
+    let Some(bytes) = fsx::read_state_capped(&file, fsx::cap::OWN_FILE)? else {
         return Ok(Vec::new());
     };
     Ok(String::from_utf8_lossy(&bytes)
@@ -165,14 +179,31 @@ pub fn read(root: &InstallRoot) -> Result<Vec<Entry>, UpdateError> {
         .collect())
 }
 
-/// The components the last transaction that changed anything changed.
-pub fn last_transaction(root: &InstallRoot) -> Option<Vec<Component>> {
-    read(root)
-        .ok()?
+/// The components the last transaction that changed anything changed; `None` when the history
+/// holds none. A history that cannot be read, or that another account wrote (for a privileged
+/// run), is an error: guessing would roll back a pair that was never installed together.
+pub fn last_transaction(root: &InstallRoot) -> Result<Option<Vec<Component>>, UpdateError> {
+    let file = path(root);
+    let unusable = |detail: String| UpdateError::HistoryUnusable {
+        path: file.clone(),
+        detail,
+    };
+    if let Ok(Some(opened)) = fsx::open_state(&file)
+        && let Some(uid) = opened
+            .metadata()
+            .ok()
+            .and_then(|meta| crate::account::foreign_owner(&meta))
+    {
+        return Err(unusable(format!(
+            "another account (uid {uid}) wrote it, and a privileged run does not act on that"
+        )));
+    }
+    let entries = read(root).map_err(|e| unusable(e.to_string()))?;
+    Ok(entries
         .into_iter()
         .rev()
         .find(|e| e.failure.is_none() && !e.changes.is_empty())
-        .map(|e| e.changes.iter().map(|m| m.component).collect())
+        .map(|e| e.changes.iter().map(|m| m.component).collect()))
 }
 
 /// `seconds` since the epoch as UTC text, `2026-11-25 23:10:05 UTC`.
@@ -236,9 +267,38 @@ mod tests {
         record(&root, &entry(time + 1));
         let after = read(&root).unwrap();
         assert!(std::fs::metadata(path(&root)).unwrap().len() <= KEEP_BYTES);
-        assert_eq!(after.len(), before - before / 2 + 1);
+        // The newer half, by bytes: whole lines only, the newest last.
+        assert!(
+            after.len().abs_diff(before / 2) <= before / 100 + 2,
+            "{} of {before}",
+            after.len()
+        );
         assert_eq!(after.last().unwrap().time, time + 1);
-        assert_eq!(after.first().unwrap().time, (before / 2) as u64 + 1);
+        let first = after.first().unwrap().time;
+        assert!(after.iter().zip(first..).all(|(e, t)| e.time == t));
+    }
+
+    #[test]
+    fn a_history_past_the_readers_cap_is_trimmed_all_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = InstallRoot::new(dir.path());
+        let line = format!("{}\n", serde_json::to_string(&entry(1)).unwrap());
+        let mut big = line.repeat(usize::try_from(fsx::cap::OWN_FILE).unwrap() / line.len() + 10);
+        big.push_str(&line);
+        std::fs::create_dir_all(root.state_dir()).unwrap();
+        std::fs::write(path(&root), big).unwrap();
+        assert!(read(&root).is_err());
+        assert!(
+            last_transaction(&root).is_err(),
+            "an unreadable history is not guessed from"
+        );
+        record(&root, &entry(2));
+        assert!(std::fs::metadata(path(&root)).unwrap().len() <= KEEP_BYTES);
+        assert_eq!(
+            last_transaction(&root).unwrap(),
+            Some(vec![Component::IbexGui])
+        );
+        assert_eq!(read(&root).unwrap().last().unwrap().time, 2);
     }
 
     #[test]
@@ -246,13 +306,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = InstallRoot::new(dir.path());
         record(&root, &entry(1));
-        OpenOptions::new()
+        std::fs::OpenOptions::new()
             .append(true)
             .open(path(&root))
             .unwrap()
             .write_all(b"{\"time\": 2, \"us")
             .unwrap();
         assert_eq!(read(&root).unwrap(), vec![entry(1)]);
-        assert_eq!(last_transaction(&root), Some(vec![Component::IbexGui]));
+        assert_eq!(
+            last_transaction(&root).unwrap(),
+            Some(vec![Component::IbexGui])
+        );
     }
 }

@@ -59,16 +59,69 @@ fn default_keep() -> usize {
 }
 
 impl Journal {
-    pub fn read(path: &Path) -> Result<Option<Journal>, UpdateError> {
-        let Some(text) = fsx::read_file_capped(path, fsx::cap::OWN_FILE)? else {
+    /// The journal at `path`, if there is one, with the account that wrote it when a privileged
+    /// run must not act on it ([`crate::account::foreign_owner`]).
+    pub fn read(path: &Path) -> Result<Option<(Journal, Option<u32>)>, UpdateError> {
+        let bad = |detail: String| UpdateError::BadJournal {
+            path: path.to_path_buf(),
+            detail,
+        };
+        let Some(file) = fsx::open_state(path).map_err(|e| bad(e.to_string()))? else {
             return Ok(None);
         };
-        serde_json::from_slice(&text)
-            .map(Some)
-            .map_err(|e| UpdateError::BadJournal {
-                path: path.to_path_buf(),
-                detail: e.to_string(),
-            })
+        let owner = file
+            .metadata()
+            .ok()
+            .and_then(|meta| crate::account::foreign_owner(&meta));
+        let deadline = crate::clock::deadline(std::time::Duration::from_secs(30));
+        let text = fsx::read_within(file, fsx::cap::OWN_FILE + 1, deadline)
+            .map_err(|e| bad(e.to_string()))?;
+        if text.len() as u64 > fsx::cap::OWN_FILE {
+            return Err(bad(format!(
+                "it is larger than {} bytes",
+                fsx::cap::OWN_FILE
+            )));
+        }
+        let journal = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+        Ok(Some((journal, owner)))
+    }
+
+    /// Why the journal names something other than the updater's own folders under `root`, if it
+    /// does: anyone who can write the install root could have written it, and recovery renames
+    /// what it names.
+    pub fn refusal(&self, root: &InstallRoot) -> Option<String> {
+        let plain = |name: &str| {
+            !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', ':'])
+        };
+        if !self.tx.starts_with("tx-") || !plain(&self.tx) {
+            return Some(format!(
+                "its transaction '{}' is not one the updater names",
+                self.tx.escape_debug()
+            ));
+        }
+        let tx_dir = root.staging_dir().join(&self.tx);
+        for m in &self.moves {
+            let part = m.part;
+            let incoming_is_ours = m.incoming == tx_dir.join(part.id())
+                || m.incoming == root.previous_dir(part)
+                || (m.incoming.parent() == Some(root.kept_dir(part).as_path())
+                    && m.incoming
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(plain));
+            let ours = m.installed == root.component_dir(part)
+                && m.aside == tx_dir.join(format!("{}.old", part.id()))
+                && m.previous == root.previous_dir(part)
+                && m.kept.as_ref().is_none_or(|k| *k == root.kept_dir(part))
+                && incoming_is_ours;
+            if !ours {
+                return Some(format!(
+                    "its move of {part} names folders outside the updater's own under {}",
+                    root.path().display()
+                ));
+            }
+        }
+        None
     }
 
     pub fn write(&self, path: &Path) -> Result<(), UpdateError> {
@@ -187,12 +240,49 @@ pub fn kept_trees(kept: &Path) -> Vec<(String, PathBuf)> {
     found
 }
 
+/// Moves a journal the updater will not act on out of the way, to `journal.json.set-aside-<time>`
+/// for IT to look at, and says why. Nothing it names is moved.
+fn set_aside(journal: &Path, why: &str) -> Result<String, UpdateError> {
+    let stamp = crate::clock::unix_seconds(std::time::SystemTime::now());
+    let aside = journal.with_extension(format!("json.set-aside-{stamp}"));
+    rename(journal, &aside)?;
+    Ok(format!(
+        "set aside {} (now {}) and moved nothing it names: {why}",
+        journal.display(),
+        aside.display()
+    ))
+}
+
 /// Puts right whatever an interrupted run left behind, and says what it found.
 /// The caller holds the install lock.
 pub fn recover(root: &InstallRoot) -> Result<Vec<String>, UpdateError> {
     let mut notes = Vec::new();
     let journal_path = root.journal_path();
-    if let Some(journal) = Journal::read(&journal_path)? {
+    let read = match Journal::read(&journal_path) {
+        Ok(read) => read,
+        Err(e) => {
+            notes.push(set_aside(&journal_path, &e.to_string())?);
+            None
+        }
+    };
+    let trusted = match read {
+        Some((journal, None)) => match journal.refusal(root) {
+            Some(why) => {
+                notes.push(set_aside(&journal_path, &why)?);
+                None
+            }
+            None => Some(journal),
+        },
+        Some((_, Some(uid))) => {
+            let why = format!(
+                "it was written by another account (uid {uid}), and a privileged run does not act on what another account left; run the updater as that account to finish it"
+            );
+            notes.push(set_aside(&journal_path, &why)?);
+            None
+        }
+        None => None,
+    };
+    if let Some(journal) = trusted {
         let names = journal
             .moves
             .iter()

@@ -1,14 +1,15 @@
 //! One install at a time per install root: an OS file lock, released when the process ends,
 //! however it ends.
 
-use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, Write};
+use std::fs::{self, File, TryLockError};
+use std::io::{Seek, Write};
 use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::clock;
 use crate::error::UpdateError;
+use crate::fsx;
 use crate::install::layout::InstallRoot;
 
 #[derive(Debug)]
@@ -23,13 +24,9 @@ impl InstallLock {
         let path = root.lock_path();
         fs::create_dir_all(root.state_dir())
             .map_err(UpdateError::io("create", root.state_dir()))?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(UpdateError::io("open", &path))?;
+        // Never through a link planted at its name: the note below would overwrite its target.
+        let mut file =
+            fsx::open_state_for_writing(&path, false).map_err(UpdateError::io("open", &path))?;
         let deadline = clock::deadline(wait);
         let mut announced = false;
         loop {
@@ -70,9 +67,10 @@ impl InstallLock {
 
 fn holder(path: &Path) -> String {
     // Windows locks are mandatory, so the holder's note may be unreadable there.
-    let mut text = String::new();
-    match File::open(path).and_then(|mut f| f.read_to_string(&mut text)) {
-        Ok(_) if !text.trim().is_empty() => text.trim().to_string(),
+    match fsx::read_state_capped(path, 1 << 10) {
+        Ok(Some(bytes)) if !String::from_utf8_lossy(&bytes).trim().is_empty() => {
+            String::from_utf8_lossy(&bytes).trim().to_string()
+        }
         _ => "another process".to_string(),
     }
 }

@@ -10,18 +10,19 @@ mod file_checks;
 mod fixups;
 pub mod history;
 pub mod journal;
+pub mod kit_files;
 pub mod layout;
 mod lock;
 pub mod mirror;
 pub mod reuse;
 pub mod running;
-mod signed_kit;
+mod stage;
 pub mod trash;
 pub mod tree_record;
 pub mod unpack_listed;
 pub mod verify;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -35,13 +36,16 @@ use crate::client::ipython_profile::ProfileStep;
 use crate::client::release_lines::MixedLines;
 use crate::client::version::{ClientVersion, ReleaseName, Version};
 use crate::client::version_file;
+use crate::digest::{self, Check, Sums};
 use crate::error::UpdateError;
-use crate::fsx::{self, Staging, Syncer};
-use crate::index::FileEntry;
+use crate::fsx::{self, Durable, Staging};
+use crate::progress::NoProgress;
 use crate::progress::{Progress, Stage};
 use crate::release::{Kit, KitStatus};
 use crate::source::ReleaseSource;
 use journal::{Journal, Move, TxState};
+use kit_files::{KitFiles, Wanted};
+use tree_record::RecordedFile;
 use unpack_listed::Unpacked;
 
 #[derive(Debug, Clone)]
@@ -72,7 +76,7 @@ pub struct Change {
     pub release: Option<ReleaseName>,
     /// The archive's SHA-256 (installs only).
     pub sha256: Option<String>,
-    /// How the files got into the new tree, for a kit the signed index lists file by file.
+    /// How the files got into the new tree (installs only).
     pub files: Option<FilesStaged>,
 }
 
@@ -83,6 +87,9 @@ pub struct FilesStaged {
     /// The tree kept on this machine for this version was swapped back in: nothing was
     /// downloaded, unpacked or linked.
     pub switched: bool,
+    /// How each file was checked: `sha256` (the signed manifest's) or `crc32` (the archive
+    /// header's, for a share read without a signed index).
+    pub check: &'static str,
     pub linked: u64,
     pub copied: u64,
     /// Bytes of the files linked or copied.
@@ -117,9 +124,6 @@ pub enum EpicsUtils {
     },
 }
 
-/// Files are synced on this many threads while the extraction goes on.
-const SYNC_THREADS: usize = 4;
-
 /// Takes the install lock and puts right anything an interrupted run left behind.
 pub fn lock_and_recover(
     root: &InstallRoot,
@@ -143,60 +147,99 @@ pub fn install(
     for kit in kits {
         running::refuse_if_running(kit.component, &root.component_dir(kit.component))?;
     }
-    // Only now, and only for the kits installed, are their manifests fetched.
-    let manifests = kits
+    for kit in kits {
+        installable(kit)?;
+    }
+    // Only now, and only for the kits installed, are their file lists read: the signed manifest
+    // (fetched), else the archive's header.
+    let listed = kits
         .iter()
-        .map(|kit| {
-            kit.manifest
-                .as_ref()
-                .map(|listed| crate::source::manifest(source, listed))
-                .transpose()
-        })
+        .map(|kit| kit_files(source, kit, progress))
         .collect::<Result<Vec<_>, _>>()?;
     let staging = begin(root)?;
-    let staged = kits
-        .iter()
-        .zip(&manifests)
-        .map(|(kit, manifest)| {
-            let manifest = manifest.as_deref();
-            match signed_kit::kept_tree(root, kit, manifest) {
-                Some(tree) => signed_kit::switch_to(root, kit, tree, options),
-                None => prepare(
-                    root,
-                    source,
-                    kit,
-                    manifest,
-                    staging.path(),
-                    progress,
-                    options,
-                ),
-            }
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if progress.cancelled() {
-        return Err(UpdateError::Cancelled);
-    }
-
+    let mut switches = Vec::new();
     let mut changes = Vec::new();
     let mut moves = Vec::new();
-    for (kit, (tree, sha256, files)) in kits.iter().zip(staged) {
+    for (kit, (files, archive)) in kits.iter().zip(listed) {
         let installed = root.component_dir(kit.component);
+        let (tree, staged) = match stage::kept_tree(root, kit, &files) {
+            Some(tree) => {
+                let (tree, switch) = stage::switch_to(root, kit, tree, options, staging.path())?;
+                switches.push(switch);
+                let switched = FilesStaged {
+                    switched: true,
+                    check: files.files.first().map_or("sha256", |w| w.check.kind()),
+                    ..FilesStaged::default()
+                };
+                (tree, switched)
+            }
+            None => prepare(
+                root,
+                source,
+                kit,
+                &files,
+                archive,
+                staging.path(),
+                progress,
+                options,
+            )?,
+        };
         changes.push(Change {
             component: kit.component,
             from: version_file::installed(&installed),
             to: kit.version.clone().map(ClientVersion::Release),
             release: Some(kit.release.clone()),
-            sha256: Some(sha256),
-            files,
+            sha256: kit.sha256.clone(),
+            files: Some(staged),
         });
         moves.push(component_move(root, kit.component, tree, staging.path()));
     }
+    if progress.cancelled() {
+        return Err(UpdateError::Cancelled);
+    }
     swap(root, staging, moves, options.keep_releases, progress)?;
+    switches.into_iter().for_each(stage::KeptSwitch::done);
     Ok(Report {
         recovered,
         changes,
         ..Report::default()
     })
+}
+
+/// A kit that may be installed: complete, with its version known.
+fn installable(kit: &Kit) -> Result<&Version, UpdateError> {
+    match (&kit.status, &kit.version) {
+        (KitStatus::Complete, Some(version)) => Ok(version),
+        (status, _) => Err(UpdateError::KitNotInstallable {
+            component: kit.component,
+            release: kit.release.to_string(),
+            status: if *status == KitStatus::Complete {
+                KitStatus::MissingVersion
+            } else {
+                status.clone()
+            },
+        }),
+    }
+}
+
+/// The files `kit`'s archive installs, from its signed manifest when the source lists one, else
+/// from the archive's header; and the archive, when it had to be found to read its header.
+fn kit_files(
+    source: &dyn ReleaseSource,
+    kit: &Kit,
+    progress: &dyn Progress,
+) -> Result<(KitFiles, Option<PathBuf>), UpdateError> {
+    match &kit.manifest {
+        Some(listed) => {
+            let manifest = crate::source::manifest(source, listed)?;
+            Ok((KitFiles::from_manifest(kit, &manifest), None))
+        }
+        None => {
+            progress.stage(kit.component, Stage::Download, kit.archive_size);
+            let archive = source.local_archive(kit, progress)?;
+            Ok((KitFiles::from_archive(kit, &archive)?, Some(archive)))
+        }
+    }
 }
 
 /// Puts back the previous version of each of `components` that has one. With `strict`, a
@@ -212,7 +255,8 @@ pub fn rollback(
     let mut targets = Vec::new();
     for &component in components {
         let previous = root.previous_dir(component);
-        if previous.is_dir() {
+        // A link there is not a tree the updater kept: refused below, never followed.
+        if fs::symlink_metadata(&previous).is_ok() {
             targets.push(component);
         } else if strict {
             return Err(UpdateError::NothingToRollBack {
@@ -230,6 +274,7 @@ pub fn rollback(
     }
     for &component in &targets {
         running::refuse_if_running(component, &root.component_dir(component))?;
+        stage::check_rollback_tree(&root.previous_dir(component))?;
     }
     let staging = begin(root)?;
     let changes = targets
@@ -317,81 +362,40 @@ fn begin(root: &InstallRoot) -> Result<Staging, UpdateError> {
     )
 }
 
-/// Stages one kit: archive copied and hashed, unpacked, version files written and checked, user
-/// files carried over. Returns the staged tree and the archive's SHA-256.
+/// Stages one kit: its files taken from trees on disk or unpacked, each checked; its kit files
+/// and version files written and checked; the user's state carried over; its record written; and
+/// all of it made durable. Returns the staged tree and how its files got there.
+#[allow(clippy::too_many_arguments)]
 fn prepare(
     root: &InstallRoot,
     source: &dyn ReleaseSource,
     kit: &Kit,
-    manifest: Option<&[FileEntry]>,
+    files: &KitFiles,
+    archive: Option<PathBuf>,
     tx_dir: &Path,
     progress: &dyn Progress,
     options: &InstallOptions,
-) -> Result<(PathBuf, String, Option<FilesStaged>), UpdateError> {
+) -> Result<(PathBuf, FilesStaged), UpdateError> {
     let component = kit.component;
-    let version = match (&kit.status, &kit.version) {
-        (KitStatus::Complete, Some(version)) => version.clone(),
-        (status, _) => {
-            return Err(UpdateError::KitNotInstallable {
-                component,
-                release: kit.release.to_string(),
-                status: if *status == KitStatus::Complete {
-                    KitStatus::MissingVersion
-                } else {
-                    status.clone()
-                },
-            });
-        }
-    };
-
+    let version = installable(kit)?.clone();
     let tree = tx_dir.join(component.id());
     fs::create_dir_all(&tree).map_err(UpdateError::io("create", &tree))?;
-    let syncer = (options.sync && fsx::SYNC_EACH_FILE).then(|| Syncer::start(SYNC_THREADS));
-    let writeback = options
-        .sync
-        .then(|| fsx::EarlyWriteback::start(&tree))
-        .flatten();
-    let (sha256, staged, recorded) = match manifest {
-        Some(manifest) => {
-            let from_archive = signed_kit::from_archive(kit, manifest);
-            let staged = signed_kit::stage_changed_files(
-                root,
-                source,
-                kit,
-                &version,
-                manifest,
-                &from_archive,
-                &tree,
-                tx_dir,
-                progress,
-                syncer.as_ref(),
-            )?;
-            let sha256 = kit.sha256.clone().unwrap_or_default();
-            // A later install may take these from this tree, by their times: not what the GUI
-            // and the updater write to, whose times say nothing.
-            let reusable: Vec<&FileEntry> = from_archive
-                .into_iter()
-                .filter(|e| !reuse::is_gui_state(&e.path))
-                .collect();
-            (sha256, Some(staged), Some((manifest, reusable)))
-        }
-        None => {
-            progress.stage(component, Stage::Download, kit.archive_size);
-            let archive = tx_dir.join(format!("{}.7z", component.id()));
-            let sha256 = source.fetch(kit, &archive, progress)?;
-            checkpoint::reach(&format!("staged:{}", component.id()))?;
-            extract::extract_7z(&archive, &tree, component, progress, syncer.as_ref())?;
-            fsx::remove_file(&archive)?;
-            (sha256, None, None)
-        }
-    };
+    let durable = options.sync.then(|| Durable::start(&tree));
+    let staged = stage::stage_files(
+        root,
+        source,
+        kit,
+        files,
+        archive,
+        &tree,
+        progress,
+        durable.as_ref(),
+    )?;
     checkpoint::reach(&format!("extracted:{}", component.id()))?;
 
     progress.stage(component, Stage::Verify, None);
     check_program(&tree, kit)?;
-    for file in &kit.files {
-        source.fetch_kit_file(file, &tree.join(file.name))?;
-    }
+    fetch_kit_files(source, kit, files, &tree)?;
     check_version(&tree, &version, true)?;
     version_file::write(&tree, &version)?;
     check_version(&tree, &version, false)?;
@@ -401,33 +405,90 @@ fn prepare(
         &root.component_dir(component),
         &options.hostname,
     )?;
-    if let Some(syncer) = syncer {
-        syncer.finish()?;
-        let written_after = [
-            version_file::VERSION_FILE,
-            version_file::BUILD_FILE,
-            INI_FILE,
-            HISTORY_FILE,
-        ];
-        let kit_files = kit.files.iter().map(|f| f.name);
-        let written_after: Vec<PathBuf> = written_after
-            .into_iter()
-            .chain(kit_files)
+    let written_by_install: Vec<&str> = [version_file::VERSION_FILE, version_file::BUILD_FILE]
+        .into_iter()
+        .chain(kit.files.iter().map(|f| f.name))
+        .collect();
+    record(&tree, files, &staged.sums, &written_by_install)?;
+    if let Some(durable) = durable {
+        let written_later: Vec<PathBuf> = written_by_install
+            .iter()
+            .chain(&[INI_FILE, HISTORY_FILE, tree_record::RECORD_FILE])
             .map(|name| tree.join(name))
             .collect();
-        fsx::sync_files(&written_after)?;
-        fsx::sync_folders(&tree)?;
-    } else if options.sync {
-        drop(writeback);
-        fsx::sync_filesystem_of(&tree)?;
-    }
-    if let Some((manifest, reusable)) = recorded {
-        let taken: HashSet<&str> = reusable.iter().map(|e| e.path.as_str()).collect();
-        let state = manifest.iter().filter(|e| !taken.contains(e.path.as_str()));
-        tree_record::write(&tree, reusable, state)?;
+        durable.finish(&tree, &written_later)?;
     }
     checkpoint::reach(&format!("prepared:{}", component.id()))?;
-    Ok((tree, sha256, staged))
+    Ok((tree, staged.files))
+}
+
+/// Puts the kit's files beside its archive into the tree: checked against the signed index when
+/// the source has one (which must list them), copied as they are from a share read without one.
+fn fetch_kit_files(
+    source: &dyn ReleaseSource,
+    kit: &Kit,
+    files: &KitFiles,
+    tree: &Path,
+) -> Result<(), UpdateError> {
+    for file in &kit.files {
+        let dest = tree.join(file.name);
+        let listed = files
+            .written_by_install
+            .iter()
+            .find(|w| w.path == file.name);
+        match (&kit.manifest, listed) {
+            (
+                Some(_),
+                Some(Wanted {
+                    size,
+                    check: Check::Sha256(sha256),
+                    ..
+                }),
+            ) => source.fetch_file(&file.path, *size, sha256, &dest, &NoProgress)?,
+            (Some(_), _) => tracing::warn!(
+                "not installing {}: the signed manifest does not list it",
+                file.path
+            ),
+            (None, _) => source.fetch_kit_file(file, &dest)?,
+        }
+    }
+    Ok(())
+}
+
+/// Writes the tree's record: both sums of every file staged, and of the files the install wrote
+/// itself (the version files, the kit's files beside its archive).
+fn record(
+    tree: &Path,
+    files: &KitFiles,
+    sums: &HashMap<String, Sums>,
+    written_by_install: &[&str],
+) -> Result<(), UpdateError> {
+    let mut recorded: Vec<RecordedFile> = files
+        .files
+        .iter()
+        .filter_map(|w| {
+            let sums = sums.get(&w.path)?;
+            Some(RecordedFile {
+                path: w.path.clone(),
+                size: w.size,
+                sha256: Some(sums.sha256.clone()),
+                crc32: Some(sums.crc32),
+            })
+        })
+        .collect();
+    for name in written_by_install {
+        let path = tree.join(name);
+        if let Some(bytes) = fsx::read_state_capped(&path, fsx::cap::OWN_FILE)? {
+            let sums = digest::sums_of(&bytes);
+            recorded.push(RecordedFile {
+                path: (*name).to_string(),
+                size: bytes.len() as u64,
+                sha256: Some(sums.sha256),
+                crc32: Some(sums.crc32),
+            });
+        }
+    }
+    tree_record::write(tree, recorded)
 }
 
 /// An archive that unpacked to nothing (or to anything but the component) would replace a

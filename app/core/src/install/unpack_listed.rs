@@ -1,11 +1,12 @@
-//! Unpacking a kit that a signed index lists file by file: only the files the staged tree still
-//! needs are written, each checked against the manifest's size and SHA-256, and the solid blocks
-//! that hold none of them are not read at all.
+//! Unpacking a kit's archive where it lies: only the files the staged tree still needs are
+//! written, each checked against its size and its checksum (the signed manifest's SHA-256, or the
+//! CRC32 the archive's header records), and the solid blocks that hold none of them are not read
+//! at all.
 //!
 //! Why this is safe without checking the whole archive's SHA-256 first: nothing reaches the
-//! staged tree unless the manifest lists it, every file is cut off one byte past the size the
-//! manifest gives it, and a file whose SHA-256 differs fails the install before the swap. The
-//! signed manifest vouches for every byte that is installed, which is what the archive's hash
+//! staged tree unless the kit's file list has it, every file is cut off one byte past the size
+//! listed, and a file whose checksum differs fails the install before the swap. With a signed
+//! index the manifest vouches for every byte that is installed, which is what the archive's hash
 //! would have vouched for; the archive's header (what the reader must parse before it can check
 //! anything) is read within [`crate::archive::MEMORY_LIMIT_KB`].
 
@@ -16,17 +17,17 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::thread;
 
 use sevenz_rust2::{Archive, ArchiveEntry, BlockDecoder, Password};
 
 use super::extract::{check_entry, describe, set_unix_mode};
-use super::file_checks::FileChecks;
+use super::file_checks::{Checked, FileChecks};
+use super::kit_files::Wanted;
 use crate::archive::MEMORY_LIMIT_KB;
 use crate::client::component::Component;
+use crate::digest::Sums;
 use crate::error::UpdateError;
-use crate::fsx::{self, Syncer};
-use crate::index::FileEntry;
+use crate::fsx::{self, Durable};
 use crate::progress::{Progress, Stage};
 
 /// Bytes decoded before they are written and handed to the hashing thread.
@@ -46,17 +47,17 @@ pub struct Unpacked {
     pub blocks: usize,
 }
 
-/// Unpacks into `dest` the files of `archive` named in `needed`. `listed` is the kit's manifest
-/// by path: the archive may hold nothing else.
+/// Unpacks into `dest` the files of `archive` named in `needed`, with both sums of each. `listed`
+/// is the kit's file list by path: the archive may hold nothing else.
 pub fn unpack_listed(
     archive: &Path,
     dest: &Path,
-    listed: &HashMap<&str, &FileEntry>,
+    listed: &HashMap<&str, &Wanted>,
     needed: &HashSet<&str>,
     component: Component,
     progress: &dyn Progress,
-    syncer: Option<&Syncer>,
-) -> Result<Unpacked, UpdateError> {
+    durable: Option<&Durable>,
+) -> Result<(Unpacked, Vec<(String, Sums)>), UpdateError> {
     let shown = archive.display().to_string();
     let corrupt = |e: sevenz_rust2::Error| UpdateError::CorruptArchive {
         path: shown.clone(),
@@ -84,8 +85,9 @@ pub fn unpack_listed(
         listed,
         needed,
         progress,
-        syncer,
+        durable,
         written: Mutex::new(HashSet::new()),
+        sums: Mutex::new(Vec::new()),
         bytes: AtomicU64::new(0),
         failed: AtomicBool::new(false),
     };
@@ -117,8 +119,12 @@ pub fn unpack_listed(
     }
     done.files += writer.done.files;
     done.bytes = shared.bytes.load(Ordering::Relaxed);
-    checked(checks, &shown)?;
-    Ok(done)
+    shared.checked(checks)?;
+    let sums = shared
+        .sums
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    Ok((done, sums))
 }
 
 /// Decodes `blocks` on a few threads at once, each with its own handle on the archive and its
@@ -128,33 +134,23 @@ fn unpack_blocks_in_parallel(
     contents: &Archive,
     blocks: &[usize],
 ) -> Result<Unpacked, UpdateError> {
-    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = crate::worker::cores();
     let workers = cores.min(MAX_WORKERS).min(blocks.len()).max(1);
     // Each decoder's dictionary is bounded so that all of them together stay within the limit.
     let memory_kb = MEMORY_LIMIT_KB / workers;
     let threads_each = (cores / workers).max(1) as u32;
     let next = AtomicUsize::new(0);
-    let outcomes: Vec<Result<Unpacked, UpdateError>> = thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|n| {
-                thread::Builder::new()
-                    .name(format!("unpack-{n}"))
-                    .spawn_scoped(scope, || {
-                        unpack_blocks(shared, contents, blocks, &next, threads_each, memory_kb)
-                    })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| match handle {
-                Ok(handle) => handle.join().unwrap_or_else(|_| {
-                    Err(UpdateError::io("unpack", shared.archive_path)(
-                        io::Error::other("an unpacking thread panicked"),
-                    ))
-                }),
-                Err(e) => Err(UpdateError::io("unpack", shared.archive_path)(e)),
-            })
-            .collect()
+    let each: Vec<usize> = (0..workers).collect();
+    let outcomes = crate::worker::map("unpack", &each, workers, |_| {
+        unpack_blocks(shared, contents, blocks, &next, threads_each, memory_kb)
+    })
+    .into_iter()
+    .map(|outcome| {
+        outcome.unwrap_or_else(|| {
+            Err(UpdateError::io("unpack", shared.archive_path)(
+                io::Error::other("an unpacking thread panicked"),
+            ))
+        })
     });
     let mut done = Unpacked::default();
     for outcome in outcomes {
@@ -193,7 +189,7 @@ fn unpack_blocks(
         Ok(())
     })();
     let done = writer.done;
-    let verdict = checked(checks, shared.archive);
+    let verdict = shared.checked(checks);
     if outcome.is_err() || verdict.is_err() {
         shared.failed.store(true, Ordering::Relaxed);
     }
@@ -246,24 +242,12 @@ fn unpack_block(
     })
 }
 
-/// The verdict of a hashing thread, as the install's error.
-fn checked(checks: FileChecks, archive: &str) -> Result<(), UpdateError> {
-    match checks.finish() {
-        None => Ok(()),
-        Some(mismatch) => Err(UpdateError::ChecksumMismatch {
-            path: format!("{} in {archive}", mismatch.name),
-            expected: mismatch.expected,
-            actual: mismatch.actual,
-        }),
-    }
-}
-
 /// The archive must hold exactly the files the manifest lists, at the sizes it gives, and no
 /// entry that is a link or leaves the folder.
 fn check_against_manifest(
     contents: &Archive,
     shown: &str,
-    listed: &HashMap<&str, &FileEntry>,
+    listed: &HashMap<&str, &Wanted>,
     needed: &HashSet<&str>,
 ) -> Result<(), UpdateError> {
     let corrupt = |detail: String| UpdateError::CorruptArchive {
@@ -316,11 +300,13 @@ struct Shared<'a> {
     archive: &'a str,
     archive_path: &'a Path,
     dest: &'a Path,
-    listed: &'a HashMap<&'a str, &'a FileEntry>,
+    listed: &'a HashMap<&'a str, &'a Wanted>,
     needed: &'a HashSet<&'a str>,
     progress: &'a dyn Progress,
-    syncer: Option<&'a Syncer>,
+    durable: Option<&'a Durable>,
     written: Mutex<HashSet<String>>,
+    /// Both sums of every file written, from every thread's checks.
+    sums: Mutex<Vec<(String, Sums)>>,
     /// Bytes written by all the threads, for the progress shown.
     bytes: AtomicU64,
     /// Set by a thread that failed, so that the others stop.
@@ -328,6 +314,23 @@ struct Shared<'a> {
 }
 
 impl Shared<'_> {
+    /// The verdict of a hashing thread, as the install's error; the sums it found are kept.
+    fn checked(&self, checks: FileChecks) -> Result<(), UpdateError> {
+        let Checked { mismatch, sums } = checks.finish();
+        self.sums
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(sums);
+        match mismatch {
+            None => Ok(()),
+            Some(mismatch) => Err(UpdateError::ChecksumMismatch {
+                path: format!("{} in {}", mismatch.name, self.archive),
+                expected: mismatch.expected,
+                actual: mismatch.actual,
+            }),
+        }
+    }
+
     /// Whether `entry` is a file still to be written. An archive that names a file twice gets
     /// only its first copy written (and checked).
     fn is_needed(&self, entry: &ArchiveEntry) -> bool {
@@ -434,11 +437,11 @@ impl<'a> ListedWriter<'a> {
                 ),
             });
         }
-        self.checks.end(name.clone(), listed.sha256.clone());
+        self.checks.end(name.clone(), listed.check.clone());
         set_unix_mode(&out, &path, entry)?;
         self.done.files += 1;
-        match self.shared.syncer {
-            Some(syncer) => syncer.sync(out, path),
+        match self.shared.durable {
+            Some(durable) => durable.written(out, path),
             None => Ok(()),
         }
     }

@@ -2,7 +2,6 @@
 //! the signed index lists for its version.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +13,7 @@ use crate::client::component::Component;
 use crate::client::version_file;
 use crate::digest;
 use crate::error::UpdateError;
+use crate::fsx;
 use crate::index::FileEntry;
 
 /// How an installed tree differs from its manifest.
@@ -77,7 +77,7 @@ pub fn edited(dir: &Path, files: &[FileEntry]) -> Result<Vec<String>, UpdateErro
     let mut edited = Vec::new();
     for entry in &editable {
         let path = dir.join(&entry.path);
-        if let Ok(mut file) = File::open(&path) {
+        if let Ok(Some(mut file)) = fsx::open_state(&path) {
             let (size, sha256) =
                 digest::of_reader(&mut file).map_err(UpdateError::io("read", &path))?;
             if size != entry.size || sha256 != entry.sha256 {
@@ -97,16 +97,19 @@ pub fn compare(dir: &Path, files: &[FileEntry]) -> Result<Differences, UpdateErr
             continue;
         }
         let path = dir.join(&entry.path);
-        match File::open(&path) {
-            Ok(mut file) => {
+        // A link, a FIFO or a device where the kit has a file is not the kit's file: never
+        // followed or waited on.
+        match fsx::open_state(&path) {
+            Ok(Some(mut file)) => {
                 let (size, sha256) =
                     digest::of_reader(&mut file).map_err(UpdateError::io("read", &path))?;
                 if size != entry.size || sha256 != entry.sha256 {
                     differences.changed.push(entry.path.clone());
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                differences.missing.push(entry.path.clone())
+            Ok(None) => differences.missing.push(entry.path.clone()),
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+                differences.changed.push(entry.path.clone())
             }
             Err(e) => return Err(UpdateError::io("read", &path)(e)),
         }

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::StatusCode;
 use reqwest::blocking::Client;
 
+use super::ReleaseSource;
 use super::download::{self, Clients, MinRate, Wanted};
-use super::{ArchiveStream, ReleaseSource};
 use crate::catalog::Catalog;
 use crate::client::version::{ReleaseName, Version};
 use crate::clock;
@@ -21,7 +21,7 @@ use crate::fsx;
 use crate::index::load::MetadataRead;
 use crate::index::trust::Trust;
 use crate::index::{self, INDEX_FILE, IndexKit, ReleaseIndex};
-use crate::progress::{NoProgress, Progress};
+use crate::progress::Progress;
 use crate::release::{Kit, KitFile, KitStatus, Release};
 use crate::retry::{Attempt, GaveUp, Retry};
 
@@ -334,35 +334,8 @@ impl ReleaseSource for HttpSource {
         Ok(Catalog::signed(self.location(), index, releases))
     }
 
-    fn open_archive(&self, kit: &Kit) -> Result<ArchiveStream, UpdateError> {
-        let path = self.download(kit, &NoProgress)?;
-        let file = std::fs::File::open(&path).map_err(UpdateError::io("open", &path))?;
-        Ok(ArchiveStream {
-            reader: Box::new(file),
-            len: kit.archive_size,
-        })
-    }
-
-    fn local_archive(
-        &self,
-        kit: &Kit,
-        progress: &dyn Progress,
-    ) -> Result<Option<PathBuf>, UpdateError> {
-        self.download(kit, progress).map(Some)
-    }
-
-    fn fetch(
-        &self,
-        kit: &Kit,
-        dest: &Path,
-        progress: &dyn Progress,
-    ) -> Result<String, UpdateError> {
-        let cached = self.download(kit, progress)?;
-        // The cache sits in the install root's state folder, beside staging: a hard link is free.
-        if std::fs::hard_link(&cached, dest).is_err() {
-            std::fs::copy(&cached, dest).map_err(UpdateError::io("copy", &cached))?;
-        }
-        Ok(kit.sha256.clone().unwrap_or_default())
+    fn local_archive(&self, kit: &Kit, progress: &dyn Progress) -> Result<PathBuf, UpdateError> {
+        self.download(kit, progress)
     }
 
     fn fetch_file(

@@ -55,39 +55,11 @@ pub trait ReleaseSource: MetadataRead + Send + Sync + fmt::Debug {
     /// expiry, serial). Callers read it once per run and answer every question from it.
     fn read_catalog(&self) -> Result<Catalog, UpdateError>;
 
-    /// Opens a kit's archive for reading.
-    fn open_archive(&self, kit: &Kit) -> Result<ArchiveStream, UpdateError>;
-
-    /// Puts a kit's archive at `dest` (reporting the download stage's bytes), checked against the
-    /// size and SHA-256 the source vouches for, and returns its SHA-256. By default a copy of
-    /// [`Self::open_archive`], hashed in the same pass.
-    fn fetch(
-        &self,
-        kit: &Kit,
-        dest: &Path,
-        progress: &dyn Progress,
-    ) -> Result<String, UpdateError> {
-        copy_and_hash(
-            self.open_archive(kit)?,
-            &kit.archive,
-            dest,
-            kit.archive_size,
-            kit.sha256.as_deref(),
-            progress,
-        )
-    }
-
-    /// The kit's archive as a local file that can be read in place, when the source has one: the
-    /// archive on a share, or a verified download in the cache. An install that checks every
-    /// unpacked file against the signed manifest reads only the parts it needs from it, and never
-    /// copies the whole archive. `None`: use [`Self::fetch`].
-    fn local_archive(
-        &self,
-        _kit: &Kit,
-        _progress: &dyn Progress,
-    ) -> Result<Option<PathBuf>, UpdateError> {
-        Ok(None)
-    }
+    /// The kit's archive as a local file that an install reads in place: the archive on a
+    /// share, or a mirror's verified download in the cache (downloaded now if it is not there,
+    /// reporting the download stage's bytes). Only the parts an install needs are read, and the
+    /// archive is never copied.
+    fn local_archive(&self, kit: &Kit, progress: &dyn Progress) -> Result<PathBuf, UpdateError>;
 
     /// Puts the file at `path` (relative to the source, `/`-separated) at `dest`, checked against
     /// `size` and `sha256`.

@@ -346,28 +346,23 @@ impl ReleaseSource for ShareSource {
             Some(index) => Catalog::signed(self.location(), index, releases),
             // Read without trust, to publish it, the share is taken as it is.
             None => {
-                let allowed = self.trust.as_ref().is_none_or(|t| t.allow_unsigned);
-                Catalog::unverified(self.location(), releases, allowed)
+                let seen = match &self.trust {
+                    Some(trust) => trust.seen_serial(&self.location())?,
+                    None => None,
+                };
+                match seen {
+                    Some(serial) => Catalog::index_gone(self.location(), releases, serial),
+                    None => {
+                        let allowed = self.trust.as_ref().is_none_or(|t| t.allow_unsigned);
+                        Catalog::unverified(self.location(), releases, allowed)
+                    }
+                }
             }
         })
     }
 
-    fn open_archive(&self, kit: &Kit) -> Result<ArchiveStream, UpdateError> {
-        let path = Path::new(&kit.archive);
-        let file = File::open(path).map_err(self.unreachable())?;
-        let len = file.metadata().map_err(self.unreachable())?.len();
-        Ok(ArchiveStream {
-            reader: Box::new(file),
-            len: Some(len),
-        })
-    }
-
-    fn local_archive(
-        &self,
-        kit: &Kit,
-        _progress: &dyn Progress,
-    ) -> Result<Option<PathBuf>, UpdateError> {
-        Ok(Some(PathBuf::from(&kit.archive)))
+    fn local_archive(&self, kit: &Kit, _progress: &dyn Progress) -> Result<PathBuf, UpdateError> {
+        Ok(PathBuf::from(&kit.archive))
     }
 
     fn fetch_file(

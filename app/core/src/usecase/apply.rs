@@ -131,7 +131,7 @@ pub fn rollback(
     progress: &dyn Progress,
     options: &InstallOptions,
 ) -> Result<Report, UpdateError> {
-    let components = rollback_scope(root, components);
+    let components = rollback_scope(root, components)?;
     let strict = components.len() == 1;
     let outcome = install::rollback(root, &components, strict, progress, options);
     history::record(root, &Entry::of(Action::Rollback, &outcome));
@@ -141,12 +141,16 @@ pub fn rollback(
 }
 
 /// What a rollback of `components` puts back: the last transaction's components when the whole
-/// client is asked for (and the history knows it), else those named.
-pub fn rollback_scope(root: &InstallRoot, components: &[Component]) -> Vec<Component> {
+/// client is asked for (and the history knows it), else those named. When the whole client is
+/// asked for and the history cannot be used, the user must name the component.
+pub fn rollback_scope(
+    root: &InstallRoot,
+    components: &[Component],
+) -> Result<Vec<Component>, UpdateError> {
     if components == Component::ALL.as_slice()
-        && let Some(last) = history::last_transaction(root)
+        && let Some(last) = history::last_transaction(root)?
     {
-        return last;
+        return Ok(last);
     }
-    components.to_vec()
+    Ok(components.to_vec())
 }

@@ -46,7 +46,7 @@ pub fn decide(
     }
     let stamp = data_dir.join("last-logon-check.txt");
     if let Some(interval) = settings.policy.check_interval() {
-        let last = fsx::read_file_capped(&stamp, fsx::cap::OWN_FILE)
+        let last = fsx::read_state_capped(&stamp, fsx::cap::OWN_FILE)
             .ok()
             .flatten()
             .and_then(|t| String::from_utf8_lossy(&t).trim().parse::<u64>().ok())

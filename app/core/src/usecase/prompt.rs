@@ -53,7 +53,7 @@ impl PromptMemory {
 
     /// A damaged file only costs the user one extra question, so it reads as empty.
     pub fn load_from(path: &Path) -> PromptMemory {
-        let Ok(Some(bytes)) = fsx::read_file_capped(path, fsx::cap::OWN_FILE) else {
+        let Ok(Some(bytes)) = fsx::read_state_capped(path, fsx::cap::OWN_FILE) else {
             return PromptMemory::default();
         };
         let text = String::from_utf8_lossy(&bytes);

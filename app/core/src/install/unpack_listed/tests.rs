@@ -1,4 +1,5 @@
-//! Unpacking against a signed manifest, from real 7-Zip archives written here.
+//! Unpacking against a kit's file list (here, by SHA-256, as a signed manifest lists it), from real
+//! 7-Zip archives written here.
 
 use sevenz_rust2::ArchiveWriter;
 
@@ -24,22 +25,22 @@ fn archive(files: &[(&str, &[u8])]) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-fn entry(path: &str, content: &[u8]) -> FileEntry {
-    FileEntry {
+fn entry(path: &str, content: &[u8]) -> Wanted {
+    Wanted {
         path: path.into(),
         size: content.len() as u64,
-        sha256: sha(content),
+        check: digest::Check::Sha256(sha(content)),
     }
 }
 
 /// Unpacks `archive` into a new folder, as the manifest `manifest` lists it, writing `needed`.
 fn unpack(
     archive: &Path,
-    manifest: &[FileEntry],
+    manifest: &[Wanted],
     needed: &[&str],
 ) -> (tempfile::TempDir, Result<Unpacked, UpdateError>) {
     let dest = tempfile::tempdir().unwrap();
-    let listed: HashMap<&str, &FileEntry> = manifest.iter().map(|e| (e.path.as_str(), e)).collect();
+    let listed: HashMap<&str, &Wanted> = manifest.iter().map(|e| (e.path.as_str(), e)).collect();
     let needed: HashSet<&str> = needed.iter().copied().collect();
     let result = unpack_listed(
         archive,
@@ -49,7 +50,8 @@ fn unpack(
         Component::IbexGui,
         &NoProgress,
         None,
-    );
+    )
+    .map(|(unpacked, _)| unpacked);
     (dest, result)
 }
 
@@ -126,7 +128,13 @@ fn a_needed_file_with_other_bytes_of_the_listed_size_fails_its_check() {
             actual,
         }) => {
             assert!(path.starts_with("a/one.jar in "), "{path}");
-            assert_eq!((expected, actual), (sha(b"one"), sha(b"ONE")));
+            assert_eq!(
+                (expected, actual),
+                (
+                    format!("SHA-256 {}", sha(b"one")),
+                    format!("SHA-256 {}", sha(b"ONE"))
+                )
+            );
         }
         other => panic!("expected a checksum mismatch, got {other:?}"),
     }

@@ -5,12 +5,19 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::UpdateError;
 use crate::retry::{Attempt, GaveUp, Retry};
+
+mod durable;
+mod open;
+
+pub use durable::{Durable, sync_folders};
+pub use open::{
+    CappedRead, open_regular, open_state, open_state_for_writing, read_capped, read_file_capped,
+    read_state_capped, read_within,
+};
 
 /// The most the updater reads of each kind of small file. A source, a hostile one included, can
 /// serve anything: past its cap a file is refused rather than read into memory.
@@ -32,97 +39,6 @@ pub mod cap {
     pub const OWN_FILE: u64 = 16 << 20;
 }
 
-/// Why a capped read failed.
-#[derive(Debug)]
-pub enum CappedRead {
-    Io(io::Error),
-    /// There was more than the cap.
-    TooLarge,
-}
-
-/// Reads all of `reader`, refusing more than `cap` bytes.
-pub fn read_capped(reader: impl Read, cap: u64) -> Result<Vec<u8>, CappedRead> {
-    let mut bytes = Vec::new();
-    reader
-        .take(cap.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(CappedRead::Io)?;
-    if bytes.len() as u64 > cap {
-        return Err(CappedRead::TooLarge);
-    }
-    Ok(bytes)
-}
-
-/// Reads the file at `path`, refusing more than `cap` bytes; `Ok(None)` when there is no file.
-pub fn read_file_capped(path: &Path, cap: u64) -> Result<Option<Vec<u8>>, UpdateError> {
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(UpdateError::io("read", path)(e)),
-    };
-    match read_capped(file, cap) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(CappedRead::Io(e)) => Err(UpdateError::io("read", path)(e)),
-        Err(CappedRead::TooLarge) => Err(UpdateError::TooLarge {
-            path: path.display().to_string(),
-            cap,
-        }),
-    }
-}
-
-/// Reads at most `limit` bytes of `reader`, and fails with `TimedOut` once `deadline` has
-/// passed, however slowly bytes keep coming: a trickle ends.
-pub fn read_within(mut reader: impl Read, limit: u64, deadline: Instant) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    let mut chunk = vec![0; 64 << 10];
-    while (bytes.len() as u64) < limit {
-        let want =
-            usize::try_from(limit - bytes.len() as u64).map_or(chunk.len(), |n| n.min(chunk.len()));
-        let n = match reader.read(&mut chunk[..want]) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        bytes.extend_from_slice(&chunk[..n]);
-        if Instant::now() > deadline {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "it took longer than its deadline",
-            ));
-        }
-    }
-    Ok(bytes)
-}
-
-/// Opens `path` for reading only if it is a regular file (following links): a FIFO is never
-/// waited on, nor a device read. `Ok(None)` when there is nothing there.
-pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
-    let mut options = fs::OpenOptions::new();
-    options.read(true);
-    // Opening a FIFO for reading waits for a writer; non-blocking, it returns at once, and is
-    // then refused below.
-    #[cfg(target_os = "linux")]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut options,
-        rustix::fs::OFlags::NONBLOCK.bits() as i32,
-    );
-    let file = match options.open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "it is not a regular file",
-        ));
-    }
-    #[cfg(target_os = "linux")]
-    rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::empty())?;
-    Ok(Some(file))
-}
-
 /// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and syncs
 /// the folder, so that a crash or power cut leaves either the old file or the new one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), UpdateError> {
@@ -136,7 +52,13 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), UpdateError> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = File::create(&tmp)
+    // Created new: whatever was left or planted at that name (a link) is removed, never written
+    // through.
+    let _ = fs::remove_file(&tmp);
+    let written = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
         .and_then(|mut file| {
             file.write_all(bytes)?;
             file.sync_all()
@@ -149,6 +71,27 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), UpdateError> {
     renamed?;
     sync_dir(parent);
     Ok(())
+}
+
+/// Copies the regular file `from` (refusing a link there) to `to`, which must not exist yet, with
+/// its permissions: nothing is ever written through what is at `to`.
+pub fn copy_file(from: &Path, to: &Path) -> Result<u64, UpdateError> {
+    let mut source = open_state(from)
+        .and_then(|f| f.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound)))
+        .map_err(UpdateError::io("read", from))?;
+    let permissions = source
+        .metadata()
+        .map_err(UpdateError::io("inspect", from))?
+        .permissions();
+    let mut dest = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(to)
+        .map_err(UpdateError::io("create", to))?;
+    let copied = io::copy(&mut source, &mut dest).map_err(UpdateError::io("copy", from))?;
+    dest.set_permissions(permissions)
+        .map_err(UpdateError::io("set permissions on", to))?;
+    Ok(copied)
 }
 
 /// How long a move or delete that Windows refuses is retried: about 5 s in all.
@@ -236,81 +179,6 @@ pub fn sync_dir(dir: &Path) {
     let _ = dir;
 }
 
-/// Makes files durable in the background while more are being written, so that an install's
-/// staged tree is on the disk before the swap commits, without waiting for each file in turn:
-/// each file handed over is synced by one of a few named threads, and [`Syncer::finish`] waits
-/// for them all.
-#[derive(Debug)]
-pub struct Syncer {
-    files: Option<mpsc::SyncSender<(File, PathBuf)>>,
-    workers: Vec<thread::JoinHandle<Result<(), UpdateError>>>,
-}
-
-impl Syncer {
-    pub const QUEUE: usize = 128;
-
-    /// Syncs on `threads` threads (a sync mostly waits for the disk, so a few overlap well).
-    /// At most [`Syncer::QUEUE`] files wait, open, for their turn: beyond that the writer waits,
-    /// so a large tree never runs out of file handles.
-    pub fn start(threads: usize) -> Syncer {
-        let (tx, rx) = mpsc::sync_channel::<(File, PathBuf)>(Self::QUEUE);
-        let rx = Arc::new(Mutex::new(rx));
-        let workers = (0..threads.max(1))
-            .filter_map(|n| {
-                let rx = rx.clone();
-                thread::Builder::new()
-                    .name(format!("fsync-{n}"))
-                    .spawn(move || {
-                        let mut first_error = Ok(());
-                        loop {
-                            let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
-                            let Ok((file, path)) = next else {
-                                return first_error;
-                            };
-                            if let Err(e) = file.sync_all()
-                                && first_error.is_ok()
-                            {
-                                first_error = Err(UpdateError::io("sync", path)(e));
-                            }
-                        }
-                    })
-                    .ok()
-            })
-            .collect();
-        Syncer {
-            files: Some(tx),
-            workers,
-        }
-    }
-
-    /// Hands `file` (just written at `path`) over to be synced.
-    pub fn sync(&self, file: File, path: PathBuf) -> Result<(), UpdateError> {
-        match &self.files {
-            Some(files) if !self.workers.is_empty() => files
-                .send((file, path))
-                .map_err(|e| UpdateError::io("sync", e.0.1)(io::Error::other("no sync thread"))),
-            _ => file.sync_all().map_err(UpdateError::io("sync", path)),
-        }
-    }
-
-    /// Waits until every file handed over is synced.
-    pub fn finish(mut self) -> Result<(), UpdateError> {
-        drop(self.files.take());
-        let mut result = Ok(());
-        for worker in self.workers.drain(..) {
-            let outcome = worker.join().unwrap_or_else(|_| {
-                Err(UpdateError::io("sync", "the staged files")(
-                    io::Error::other("a sync thread panicked"),
-                ))
-            });
-            if result.is_ok() {
-                result = outcome;
-            }
-        }
-        result
-    }
-}
-
 /// Reads into `buf` until it is full or `reader` ends; returns how much it holds. Callers hand
 /// whole buffers on to another thread, so a short read must not make a short buffer.
 pub fn fill(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -324,108 +192,6 @@ pub fn fill(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(filled)
-}
-
-/// Whether a staged tree is made durable file by file as it is written ([`Syncer`]), or all at
-/// once before the swap ([`sync_filesystem_of`]). On Linux one `syncfs` commits the filesystem's
-/// journal once, where 20,000 `fsync`s commit it 20,000 times; elsewhere files are flushed one by
-/// one, on a few threads, while the next are written.
-pub const SYNC_EACH_FILE: bool = !cfg!(target_os = "linux");
-
-/// Writes everything the filesystem holding `dir` has not written yet to the disk, and waits.
-#[cfg(target_os = "linux")]
-pub fn sync_filesystem_of(dir: &Path) -> Result<(), UpdateError> {
-    File::open(dir)
-        .and_then(|d| rustix::fs::syncfs(&d).map_err(io::Error::from))
-        .map_err(UpdateError::io("sync", dir))
-}
-
-/// Starts the disk writing what a staged tree holds while the rest is still being unpacked, so
-/// that the [`sync_filesystem_of`] before the swap has little left to wait for: a thread asks for
-/// the filesystem's writeback every [`EarlyWriteback::EVERY`] until it is dropped.
-#[derive(Debug)]
-pub struct EarlyWriteback {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl EarlyWriteback {
-    pub const EVERY: Duration = Duration::from_millis(250);
-
-    /// `None` where files are synced one by one instead, or when the thread cannot start (the
-    /// final sync then does all the work, as before).
-    pub fn start(dir: &Path) -> Option<EarlyWriteback> {
-        if SYNC_EACH_FILE {
-            return None;
-        }
-        let (stop, stopped) = mpsc::channel::<()>();
-        let dir = dir.to_path_buf();
-        let thread = thread::Builder::new()
-            .name("writeback".into())
-            .spawn(move || {
-                while let Err(mpsc::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(EarlyWriteback::EVERY)
-                {
-                    // Only a head start: a failure here is met again, and reported, by the
-                    // final sync.
-                    if let Err(e) = sync_filesystem_of(&dir) {
-                        tracing::debug!("early writeback stopped: {e}");
-                        return;
-                    }
-                }
-            })
-            .ok()?;
-        Some(EarlyWriteback {
-            stop: Some(stop),
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for EarlyWriteback {
-    fn drop(&mut self) {
-        self.stop = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Files are synced one by one on these systems ([`SYNC_EACH_FILE`]).
-#[cfg(not(target_os = "linux"))]
-pub fn sync_filesystem_of(_dir: &Path) -> Result<(), UpdateError> {
-    Ok(())
-}
-
-/// Syncs every folder under `root` (and `root`), so that the names of the files in them are on
-/// the disk too. Windows cannot sync a folder, and journals its names itself.
-pub fn sync_folders(root: &Path) -> Result<(), UpdateError> {
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in fs::read_dir(&dir).map_err(UpdateError::io("list", &dir))? {
-            let entry = entry.map_err(UpdateError::io("list", &dir))?;
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                pending.push(entry.path());
-            }
-        }
-        #[cfg(unix)]
-        File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(UpdateError::io("sync", &dir))?;
-    }
-    Ok(())
-}
-
-/// Syncs the files at `paths` that exist.
-pub fn sync_files(paths: &[PathBuf]) -> Result<(), UpdateError> {
-    for path in paths {
-        match File::options().write(true).open(path) {
-            Ok(file) => file.sync_all().map_err(UpdateError::io("sync", path))?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(UpdateError::io("sync", path)(e)),
-        }
-    }
-    Ok(())
 }
 
 /// A folder that is removed, with everything in it, when the guard is dropped, unless
@@ -491,18 +257,17 @@ mod tests {
     }
 
     #[test]
-    fn the_syncer_takes_more_files_than_its_queue_and_waits_for_them_all() {
+    fn a_durable_tree_takes_more_files_than_a_queue_holds_and_waits_for_them_all() {
         let dir = tempfile::tempdir().unwrap();
-        let syncer = Syncer::start(2);
-        for n in 0..Syncer::QUEUE * 3 {
+        let durable = Durable::start(dir.path());
+        for n in 0..500 {
             let path = dir.path().join(format!("f{n}"));
             let mut file = File::create(&path).unwrap();
             file.write_all(b"data").unwrap();
-            syncer.sync(file, path).unwrap();
+            durable.written(file, path).unwrap();
         }
-        syncer.finish().unwrap();
-        sync_folders(dir.path()).unwrap();
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), Syncer::QUEUE * 3);
+        durable.finish(dir.path(), &[]).unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 500);
     }
 
     #[test]
