@@ -1,6 +1,7 @@
 //! Channel Access peers that misbehave on purpose, in this process: whatever a server does, every
 //! command that asks instruments ends by its `--ca-timeout` and says which server failed.
 #![allow(clippy::unwrap_used)] // fixtures: a failure to set one up should panic the test
+#![allow(clippy::disallowed_methods)] // the test's own peers and readers run on plain threads
 
 use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};

@@ -5,6 +5,7 @@
 //! The peers come from a Python with `softioc` and `caproto` installed: `$IBEX_TEST_PYTHON`, or
 //! `target/ca-venv/bin/python` (which `.ci/run` creates). With `CI` set, a missing peer fails.
 #![allow(clippy::unwrap_used)] // the peer harness: a failure to set a peer up should panic the test
+#![allow(clippy::disallowed_methods)] // the test's own peers and readers run on plain threads
 
 use std::io::BufRead;
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};

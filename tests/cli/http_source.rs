@@ -3,6 +3,7 @@
 //! Content-Length or corrupt a byte. Each case either recovers or refuses with its exit code, and
 //! the installed client is unchanged when it refuses.
 #![allow(clippy::unwrap_used)] // fixtures: a failure to build one should panic the test
+#![allow(clippy::disallowed_methods)] // the test's own peers and readers run on plain threads
 
 use std::collections::VecDeque;
 use std::fs;

@@ -114,6 +114,38 @@ fn a_lock_or_history_that_is_a_link_is_never_written_through() {
     assert_eq!(fs::read_to_string(&target).unwrap(), "precious");
 }
 
+/// Rule: the updater's own folders are never followed. A state folder, or a folder in it, that is
+/// a link is refused before anything is written through it.
+#[cfg(unix)]
+#[test]
+fn a_state_folder_that_is_a_link_is_refused() {
+    let env = env_with("26.2.0");
+    let elsewhere = env.dir.path().join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    for folder in [state(&env).join("previous"), state(&env)] {
+        let real = env.dir.path().join("moved-aside");
+        fs::create_dir_all(&folder).unwrap();
+        fs::rename(&folder, &real).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &folder).unwrap();
+        let install = env.run(&["install", "--version", "26.2.1-hotfix", "--component", GUI]);
+        install.assert_code(1);
+        assert!(
+            install.stderr.contains("is not a real folder"),
+            "{}",
+            install.stderr
+        );
+        let written: Vec<_> = fs::read_dir(&elsewhere)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(written.is_empty(), "{folder:?}: {written:?} written there");
+        assert_eq!(env.installed_version(GUI).as_deref(), Some("26.2.0"));
+        fs::remove_file(&folder).unwrap();
+        fs::rename(&real, &folder).unwrap();
+    }
+}
+
 /// Rule: state files are never waited on. A FIFO, or a link to an endless device, at the
 /// journal, the history, a client file or the policy: every command ends.
 #[cfg(unix)]
@@ -232,6 +264,73 @@ fn an_edit_that_keeps_a_files_time_or_a_forged_record_puts_nothing_unchecked_in(
     assert_eq!(
         fs::read_to_string(&installed_big).unwrap(),
         "the same jar\n".repeat(500)
+    );
+}
+
+/// Rule: a kept tree is switched in only if it holds nothing the kit does not. A plug-in added
+/// to it is never switched in (the release is installed fresh instead); a byte-code cache Python
+/// wrote there is removed, and the tree is still switched to.
+#[test]
+fn a_kept_tree_with_a_file_the_kit_does_not_hold_is_not_switched_in() {
+    let env = Env::new();
+    let share = Share::new(&env.share);
+    for (release, build) in [("26.4.0", "1"), ("26.4.1", "2")] {
+        let files = vec![
+            ("python.exe".to_string(), "python\n".to_string()),
+            ("Lib/site.py".to_string(), format!("site {release}\n")),
+        ];
+        share.add_kit_with(release, GENIE, &format!("{release}\r\n"), build, &files);
+    }
+    let install = |release: &str| {
+        let run = env.run(&[
+            "install",
+            "--json",
+            "--version",
+            release,
+            "--component",
+            GENIE,
+        ]);
+        run.assert_code(0);
+        run.json()["installed"][0]["files"]["switched"].clone()
+    };
+    install("26.4.0");
+    install("26.4.1");
+    let kept = state(&env).join("previous/Python3");
+    fs::create_dir_all(kept.join("Lib/__pycache__")).unwrap();
+    fs::write(kept.join("Lib/__pycache__/site.cpython-311.pyc"), "cache").unwrap();
+    assert_eq!(
+        install("26.4.0"),
+        true,
+        "a cache alone does not stop the switch"
+    );
+    assert!(
+        !env.genie_dir()
+            .join("Lib/__pycache__/site.cpython-311.pyc")
+            .exists()
+    );
+    let kept = state(&env).join("previous/Python3");
+    fs::write(kept.join("Lib/evil.pth"), "import evil").unwrap();
+    assert_eq!(install("26.4.1"), false, "a planted file stops the switch");
+    assert!(!env.genie_dir().join("Lib/evil.pth").exists());
+}
+
+/// Rule: nothing is deleted through a link. A trash folder that is a link to another folder is
+/// left alone, and what it points to is untouched.
+#[cfg(unix)]
+#[test]
+fn a_trash_folder_that_is_a_link_is_never_emptied() {
+    let env = env_with("26.2.0");
+    let victim = env.dir.path().join("victim");
+    fs::create_dir_all(victim.join("precious")).unwrap();
+    fs::write(victim.join("precious/file"), "precious").unwrap();
+    let trash = state(&env).join("trash");
+    let _ = fs::remove_dir_all(&trash);
+    std::os::unix::fs::symlink(&victim, &trash).unwrap();
+    let root = env.root.to_string_lossy().into_owned();
+    env.run(&["empty-trash", &root]).assert_code(0);
+    assert_eq!(
+        fs::read_to_string(victim.join("precious/file")).unwrap(),
+        "precious"
     );
 }
 

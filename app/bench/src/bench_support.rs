@@ -1,4 +1,5 @@
 //! What the benchmark binaries share. (Included with `#[path]`: it is not a binary itself.)
+#![allow(clippy::disallowed_methods)] // the test's own peers and readers run on plain threads
 // Each benchmark uses a part of it.
 #![allow(dead_code)]
 

@@ -14,7 +14,8 @@ pub const MEMORY_LIMIT_KB: usize = 512 << 10;
 
 /// Opens the 7-Zip archive at `path` within [`MEMORY_LIMIT_KB`].
 pub fn open(path: &Path) -> Result<ArchiveReader<File>, Error> {
-    let file = File::open(path).map_err(|e| Error::FileOpen(e, path.display().to_string()))?;
+    let file =
+        crate::fsx::open_file(path).map_err(|e| Error::FileOpen(e, path.display().to_string()))?;
     open_reader(file)
 }
 

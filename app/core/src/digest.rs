@@ -7,11 +7,11 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
-use std::thread;
 
 use sha2::{Digest, Sha256};
 
 use crate::error::UpdateError;
+use crate::worker::{self, Worker};
 
 /// The finished hash in lower-case hex.
 pub fn hex(hasher: Sha256) -> String {
@@ -183,7 +183,7 @@ pub fn of_reader(data: &mut dyn Read) -> io::Result<(u64, String)> {
 
 /// Size and SHA-256 of the file at `path`.
 pub fn of_file(path: &Path) -> Result<(u64, String), UpdateError> {
-    let mut file = File::open(path).map_err(UpdateError::io("read", path))?;
+    let mut file = crate::fsx::open_file(path).map_err(UpdateError::io("read", path))?;
     of_reader(&mut file).map_err(UpdateError::io("read", path))
 }
 
@@ -195,7 +195,7 @@ pub struct HashThread {
     full: Option<mpsc::SyncSender<Vec<u8>>>,
     empty: mpsc::Receiver<Vec<u8>>,
     failed: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<Written>>,
+    thread: Option<Worker<Written>>,
 }
 
 /// What a [`HashThread`] did.
@@ -219,31 +219,29 @@ impl HashThread {
         let (hashed, empty) = mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT + 1);
         let failed = Arc::new(AtomicBool::new(false));
         let failed_here = failed.clone();
-        let thread = thread::Builder::new()
-            .name("write-sha256".into())
-            .spawn(move || {
-                let mut done = Written {
-                    hasher,
-                    len: 0,
-                    error: None,
-                };
-                let mut sink = sink;
-                for buf in to_hash {
-                    if done.error.is_some() {
-                        continue;
-                    }
-                    if let Some(Err(e)) = sink.as_mut().map(|f| f.write_all(&buf)) {
-                        failed_here.store(true, Ordering::Relaxed);
-                        done.error = Some(e);
-                        continue;
-                    }
-                    done.hasher.update(&buf);
-                    done.len += buf.len() as u64;
-                    // The other side may have stopped taking buffers back.
-                    let _ = hashed.try_send(buf);
+        let thread = worker::spawn("write-sha256", move || {
+            let mut done = Written {
+                hasher,
+                len: 0,
+                error: None,
+            };
+            let mut sink = sink;
+            for buf in to_hash {
+                if done.error.is_some() {
+                    continue;
                 }
-                done
-            })?;
+                if let Some(Err(e)) = sink.as_mut().map(|f| f.write_all(&buf)) {
+                    failed_here.store(true, Ordering::Relaxed);
+                    done.error = Some(e);
+                    continue;
+                }
+                done.hasher.update(&buf);
+                done.len += buf.len() as u64;
+                // The other side may have stopped taking buffers back.
+                let _ = hashed.try_send(buf);
+            }
+            done
+        })?;
         Ok(HashThread {
             full: Some(full),
             empty,
@@ -275,8 +273,8 @@ impl HashThread {
     /// What was written and its hash, once the thread has caught up.
     pub fn finish(mut self) -> Written {
         self.full = None;
-        match self.thread.take().map(thread::JoinHandle::join) {
-            Some(Ok(written)) => written,
+        match self.thread.take().and_then(Worker::join) {
+            Some(written) => written,
             _ => Written {
                 hasher: Sha256::new(),
                 len: 0,

@@ -22,6 +22,18 @@ pub fn spawn<R: Send + 'static>(
     Ok(Worker { handle })
 }
 
+/// Starts `work` on a thread named `name` inside `scope`, so that it can borrow from the caller.
+pub fn spawn_scoped<'scope, R: Send + 'scope>(
+    scope: &'scope thread::Scope<'scope, '_>,
+    name: &str,
+    work: impl FnOnce() -> R + Send + 'scope,
+) -> io::Result<thread::ScopedJoinHandle<'scope, R>> {
+    #[allow(clippy::disallowed_methods)] // the one place threads are started
+    thread::Builder::new()
+        .name(name.to_string())
+        .spawn_scoped(scope, work)
+}
+
 impl<R> Worker<R> {
     /// Waits for the work; `None` when the thread panicked.
     pub fn join(self) -> Option<R> {
@@ -49,19 +61,17 @@ pub fn map<T: Sync, R: Send>(
     let parts: Vec<Vec<(usize, R)>> = thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .filter_map(|n| {
-                thread::Builder::new()
-                    .name(format!("{name}-{n}"))
-                    .spawn_scoped(scope, || {
-                        let mut done = Vec::new();
-                        loop {
-                            let index = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(item) = items.get(index) else {
-                                return done;
-                            };
-                            done.push((index, work(item)));
-                        }
-                    })
-                    .ok()
+                spawn_scoped(scope, &format!("{name}-{n}"), || {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(index) else {
+                            return done;
+                        };
+                        done.push((index, work(item)));
+                    }
+                })
+                .ok()
             })
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()

@@ -30,6 +30,7 @@ use ibex_updater_core::usecase::launch::{self, Preference, Started};
 use ibex_updater_core::usecase::plan::{self, InstallRequest};
 use ibex_updater_core::usecase::survey::{self, Overview};
 use ibex_updater_core::usecase::{apply, self_update};
+use ibex_updater_core::worker;
 
 /// What a background thread hands back.
 #[derive(Debug)]
@@ -175,9 +176,7 @@ impl Backend {
         if !trash::has_garbage(&root) {
             return;
         }
-        let spawned = thread::Builder::new()
-            .name("gui-empty-trash".into())
-            .spawn(move || trash::empty(&root));
+        let spawned = worker::spawn("gui-empty-trash", move || trash::empty(&root));
         if let Err(e) = spawned {
             tracing::warn!("the trash is left for later: {e}");
         }
@@ -361,13 +360,11 @@ impl Backend {
     ) {
         let tx = self.tx.clone();
         let ctx = ctx.clone();
-        let spawned = thread::Builder::new()
-            .name(name.to_string())
-            .spawn(move || {
-                // The window may have closed meanwhile; then nobody needs the answer.
-                let _ = tx.send(work());
-                ctx.request_repaint();
-            });
+        let spawned = worker::spawn(name, move || {
+            // The window may have closed meanwhile; then nobody needs the answer.
+            let _ = tx.send(work());
+            ctx.request_repaint();
+        });
         if let Err(e) = spawned {
             tracing::error!("could not start the {name} thread: {e}");
         }

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::Arc;
-use std::thread;
 
 use crate::instrument::ca::message::{ECA_NORMAL, MINOR_VERSION, Message, Value, cmd, dbr};
+use crate::worker;
 
 /// ECA_BADTYPE: the requested DBR type cannot be served.
 const ECA_BADTYPE: u32 = 114;
@@ -41,19 +41,16 @@ pub fn serve(port: u16, pvs: HashMap<String, Value>) -> std::io::Result<CaServer
     let pvs = Arc::new(pvs);
 
     let search_pvs = Arc::clone(&pvs);
-    thread::Builder::new()
-        .name("ca-server-search".into())
-        .spawn(move || answer_searches(&udp, tcp_port, &search_pvs))?;
-    thread::Builder::new()
-        .name("ca-server-accept".into())
-        .spawn(move || {
-            for stream in tcp.incoming().flatten() {
-                let pvs = Arc::clone(&pvs);
-                let _ = thread::Builder::new()
-                    .name("ca-server-circuit".into())
-                    .spawn(move || serve_circuit(stream, &pvs));
-            }
-        })?;
+    // The demo's server lives as long as the program: its threads are never joined.
+    worker::spawn("ca-server-search", move || {
+        answer_searches(&udp, tcp_port, &search_pvs)
+    })?;
+    worker::spawn("ca-server-accept", move || {
+        for stream in tcp.incoming().flatten() {
+            let pvs = Arc::clone(&pvs);
+            let _ = worker::spawn("ca-server-circuit", move || serve_circuit(stream, &pvs));
+        }
+    })?;
     Ok(CaServer {
         search_port,
         tcp_port,

@@ -76,10 +76,11 @@ pub fn ensure(dir: &Path) -> Result<Demo, UpdateError> {
         }
         // An empty folder already there (made by hand, or by a test) would stop the rename on
         // Windows; remove_dir removes it only if it is empty.
+        #[allow(clippy::disallowed_methods)] // only an empty folder: nothing to retry or follow
         let _ = fs::remove_dir(dir);
         crate::fsx::rename(&tmp, dir)
     }) {
-        let _ = fs::remove_dir_all(&tmp);
+        let _ = crate::fsx::remove_dir_all(&tmp);
         return Err(e);
     }
     Ok(demo)

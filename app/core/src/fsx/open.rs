@@ -103,6 +103,12 @@ pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
     opened(path, OpenOptions::new().read(true), Follow::Links)
 }
 
+/// Opens `path` for reading, following links, only if it is a regular file; nothing there is
+/// `NotFound`. For what the updater is given (archives, a share's files), never for state.
+pub fn open_file(path: &Path) -> io::Result<File> {
+    open_regular(path)?.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+}
+
 /// Opens the state file at `path` for reading, only if it is a regular file and not a link.
 /// `Ok(None)` when there is nothing there.
 pub fn open_state(path: &Path) -> io::Result<Option<File>> {

@@ -65,7 +65,7 @@ pub fn of_kit(
         path: shown.clone(),
         detail,
     };
-    let file = std::fs::File::open(archive).map_err(UpdateError::io("read", archive))?;
+    let file = crate::fsx::open_file(archive).map_err(UpdateError::io("read", archive))?;
     let mut hashing = SequentialHash::new(file);
     let mut reader =
         crate::archive::open_reader(&mut hashing).map_err(|e| corrupt(e.to_string()))?;

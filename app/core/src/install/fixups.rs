@@ -67,9 +67,7 @@ pub fn sync_written(component: Component, tree: &Path) -> Result<(), UpdateError
 }
 
 fn sync_file(path: &Path) -> Result<(), UpdateError> {
-    fs::OpenOptions::new()
-        .write(true)
-        .open(path)
+    crate::fsx::open_state_for_writing(path, false)
         .and_then(|f| f.sync_all())
         .map_err(UpdateError::io("sync", path))
 }
@@ -145,7 +143,9 @@ fn add_rmi_hostname(ini: &Path, hostname: &str) -> Result<(), UpdateError> {
     }
     updated.push_str(&line);
     updated.push_str(eol);
-    fs::write(ini, updated).map_err(UpdateError::io("write", ini))
+    // A new file renamed over the old: whatever was swapped in at that name since it was read
+    // (a link) is replaced, never written through.
+    crate::fsx::write_atomically(ini, updated.as_bytes())
 }
 
 #[cfg(test)]
@@ -162,8 +162,8 @@ mod tests {
         assert!(writes_stay_inside(&tree));
         std::os::unix::fs::symlink(dir.path(), tree.join("workspace")).unwrap();
         assert!(!writes_stay_inside(&tree));
-        fs::remove_file(tree.join("workspace")).unwrap();
-        fs::remove_file(tree.join(INI_FILE)).unwrap();
+        crate::fsx::remove_file(&tree.join("workspace")).unwrap();
+        crate::fsx::remove_file(&tree.join(INI_FILE)).unwrap();
         std::os::unix::fs::symlink(dir.path().join("elsewhere.ini"), tree.join(INI_FILE)).unwrap();
         assert!(!writes_stay_inside(&tree));
     }

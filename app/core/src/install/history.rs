@@ -104,6 +104,10 @@ pub fn record(root: &InstallRoot, entry: &Entry) {
     if entry.changes.is_empty() && entry.failure.is_none() {
         return;
     }
+    if let Err(e) = root.check_state_folders() {
+        tracing::warn!("the install history is not written: {e}");
+        return;
+    }
     let file = path(root);
     trim(&file);
     let written = serde_json::to_string(entry)

@@ -5,7 +5,6 @@
 //! switching to a kept tree) is the same for both.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::path::Path;
 
 use sevenz_rust2::{Archive, Password};
@@ -72,7 +71,7 @@ impl KitFiles {
     /// refuses the kit here, before anything is written.
     pub fn from_archive(kit: &Kit, archive: &Path) -> Result<KitFiles, UpdateError> {
         let shown = archive.display().to_string();
-        let mut file = File::open(archive).map_err(UpdateError::io("open", archive))?;
+        let mut file = crate::fsx::open_file(archive).map_err(UpdateError::io("open", archive))?;
         let contents =
             Archive::read_with_memory_limit(&mut file, &Password::empty(), MEMORY_LIMIT_KB)
                 .map_err(|e| UpdateError::CorruptArchive {

@@ -15,12 +15,13 @@
 //!
 //! The state folder sits inside the install root so that every rename is on one filesystem.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
+use std::{fmt, fs, io};
 
 use serde::{Deserialize, Serialize};
 
 use crate::client::component::Component;
+use crate::error::UpdateError;
 
 /// A folder of the install root that a transaction swaps: a client component, or the EPICS
 /// tools mirrored beside them.
@@ -33,6 +34,8 @@ pub enum Part {
 }
 
 impl Part {
+    pub const ALL: [Part; 3] = [Part::IbexGui, Part::GeniePython, Part::EpicsUtils];
+
     /// As in the journal and in test checkpoints (a component's id for the components).
     pub fn id(self) -> &'static str {
         match self.component() {
@@ -128,5 +131,27 @@ impl InstallRoot {
         self.state_dir()
             .join("previous")
             .join(part.into().dir_name())
+    }
+
+    /// Refuses a state folder, or a folder the updater makes in it, that is a link or a file:
+    /// any user may have planted one, and renames and writes through it would land wherever it
+    /// points. What is not there yet is fine; the trees inside are checked where they are used.
+    pub fn check_state_folders(&self) -> Result<(), UpdateError> {
+        let state = self.state_dir();
+        let mut folders = vec![state.clone()];
+        for name in ["downloads", "trash", "staging", "kept", "previous"] {
+            folders.push(state.join(name));
+        }
+        // (`previous/<part>` is a tree itself, checked where it is used.)
+        folders.extend(Part::ALL.map(|part| self.kept_dir(part)));
+        for folder in folders {
+            match fs::symlink_metadata(&folder) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => return Err(UpdateError::UnsafeStateFolder { path: folder }),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(UpdateError::io("inspect", &folder)(e)),
+            }
+        }
+        Ok(())
     }
 }

@@ -22,8 +22,11 @@ impl InstallLock {
     /// Takes the lock, waiting up to `wait` for another updater to finish.
     pub fn acquire(root: &InstallRoot, wait: Duration) -> Result<Self, UpdateError> {
         let path = root.lock_path();
+        root.check_state_folders()?;
         fs::create_dir_all(root.state_dir())
             .map_err(UpdateError::io("create", root.state_dir()))?;
+        // Again, now that it is there: a link made meanwhile is caught before anything is written.
+        root.check_state_folders()?;
         // Never through a link planted at its name: the note below would overwrite its target.
         let mut file =
             fsx::open_state_for_writing(&path, false).map_err(UpdateError::io("open", &path))?;

@@ -99,7 +99,14 @@ pub fn mirror(
         fsx::sync_folders(&tree)?;
     }
     let moves = vec![component_move(root, Part::EpicsUtils, tree, staging.path())];
-    swap(root, staging, moves, super::DEFAULT_KEEP, &NoProgress)?;
+    swap(
+        root,
+        staging,
+        moves,
+        Vec::new(),
+        super::DEFAULT_KEEP,
+        &NoProgress,
+    )?;
     Ok(report)
 }
 
@@ -109,7 +116,7 @@ fn copy_checked(from: &Path, to: &Path, size: u64) -> Result<String, UpdateError
         path: from.to_path_buf(),
         cause,
     };
-    let file = File::open(from).map_err(unreachable)?;
+    let file = fsx::open_file(from).map_err(unreachable)?;
     // One byte past the listed size is enough to see that the file grew.
     let mut reader = HashingReader::new(io::Read::take(file, size.saturating_add(1)));
     let mut out = File::create(to).map_err(UpdateError::io("create", to))?;

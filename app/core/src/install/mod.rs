@@ -197,8 +197,14 @@ pub fn install(
     if progress.cancelled() {
         return Err(UpdateError::Cancelled);
     }
-    swap(root, staging, moves, options.keep_releases, progress)?;
-    switches.into_iter().for_each(stage::KeptSwitch::done);
+    swap(
+        root,
+        staging,
+        moves,
+        switches,
+        options.keep_releases,
+        progress,
+    )?;
     Ok(Report {
         recovered,
         changes,
@@ -292,7 +298,14 @@ pub fn rollback(
         .iter()
         .map(|&c| component_move(root, c, root.previous_dir(c), staging.path()))
         .collect();
-    swap(root, staging, moves, options.keep_releases, progress)?;
+    swap(
+        root,
+        staging,
+        moves,
+        Vec::new(),
+        options.keep_releases,
+        progress,
+    )?;
     Ok(Report {
         recovered,
         changes,
@@ -319,10 +332,13 @@ fn component_move(
     }
 }
 
+/// Swaps the staged trees in. A kept tree switched to keeps its own GUI state in the staging
+/// folder until the commit: `switches` put it back before that folder goes, if the swap fails.
 fn swap(
     root: &InstallRoot,
     staging: Staging,
     moves: Vec<Move>,
+    switches: Vec<stage::KeptSwitch>,
     keep: usize,
     progress: &dyn Progress,
 ) -> Result<(), UpdateError> {
@@ -339,15 +355,21 @@ fn swap(
         moves,
         keep,
     };
-    journal.write(&root.journal_path())?;
+    if let Err(e) = journal.write(&root.journal_path()) {
+        drop(switches);
+        return Err(e);
+    }
     // From here the journal describes the staging folder, and recovery owns it.
     let tx_dir = staging.keep();
     checkpoint::reach("journal-written")?;
     if let Err(e) = journal::swap_in(root, &journal) {
+        drop(switches);
         drop(Staging::adopt(tx_dir));
         return Err(e);
     }
-    journal::commit(root, &mut journal, &tx_dir)
+    journal::commit(root, &mut journal, &tx_dir)?;
+    switches.into_iter().for_each(stage::KeptSwitch::done);
+    Ok(())
 }
 
 /// Creates this transaction's staging folder, removed again unless the swap takes it over.

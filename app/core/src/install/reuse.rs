@@ -17,6 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::extract::safe_relative_path;
@@ -94,11 +95,21 @@ pub fn take_unchanged(
         if let Some(parent) = dest.parent() {
             fs::create_dir_all(parent).map_err(UpdateError::io("create", parent))?;
         }
+        // The trees' folders are writable by others: what is at the path now may not be the
+        // file that was hashed. A link must be to that very file, and a copy is hashed again.
         if proof.may_link && fs::hard_link(&proof.path, &dest).is_ok() {
+            if !proof.is_at(&dest) {
+                fsx::remove_file(&dest)?;
+                continue;
+            }
             set_read_only(&dest)?;
             taken.linked += 1;
         } else {
             fsx::copy_file(&proof.path, &dest)?;
+            if !copy_passes(&dest, wanted) {
+                fsx::remove_file(&dest)?;
+                continue;
+            }
             taken.copied += 1;
         }
         taken.bytes += wanted.size;
@@ -115,6 +126,34 @@ struct Proof {
     /// Whether it may be shared by a hard link (only this run's account, or any account for an
     /// unprivileged run, can write it).
     may_link: bool,
+    /// The file hashed (device and inode), to know a link made later is to it.
+    #[cfg(unix)]
+    id: (u64, u64),
+}
+
+impl Proof {
+    /// Whether `path` is the very file that was hashed.
+    #[cfg(unix)]
+    fn is_at(&self, path: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        fs::symlink_metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == self.id)
+    }
+
+    /// Windows' std cannot name a file's identity; there no run is privileged (see `account`), so
+    /// whoever could swap the file could have written the tree itself.
+    #[cfg(not(unix))]
+    fn is_at(&self, _path: &Path) -> bool {
+        true
+    }
+}
+
+/// Whether the copy at `path` passes `wanted`'s check.
+fn copy_passes(path: &Path, wanted: &Wanted) -> bool {
+    let Ok(Some(file)) = fsx::open_state(path) else {
+        return false;
+    };
+    digest::sums_of_reader(&mut (&file).take(wanted.size.saturating_add(1)))
+        .is_ok_and(|(size, sums)| size == wanted.size && sums.pass(&wanted.check))
 }
 
 /// Hashes `candidate` now: `Some` when it is a regular file reached through real folders only,
@@ -125,11 +164,17 @@ fn prove(candidate: &Path, wanted: &Wanted) -> Option<Proof> {
     if meta.len() != wanted.size {
         return None;
     }
-    let (size, sums) = digest::sums_of_reader(&mut &file).ok()?;
+    let (size, sums) =
+        digest::sums_of_reader(&mut (&file).take(wanted.size.saturating_add(1))).ok()?;
     (size == wanted.size && sums.pass(&wanted.check)).then(|| Proof {
         path: candidate.to_path_buf(),
         sums,
         may_link: crate::account::foreign_owner(&meta).is_none(),
+        #[cfg(unix)]
+        id: {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        },
     })
 }
 

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::kit_files::{KitFiles, Wanted};
@@ -98,8 +99,8 @@ fn check_kind(files: &KitFiles) -> &'static str {
 }
 
 /// A tree kept on this machine that holds `kit`'s version as it was installed, so that installing
-/// it is a swap: a real folder with no link in it, whose every file (but the GUI's own state)
-/// passes the kit's check, hashed now.
+/// it is a swap: a real folder with no link in it, holding no file the kit does not, whose every
+/// file (but the GUI's own state) passes the kit's check, hashed now.
 pub(super) fn kept_tree(root: &InstallRoot, kit: &Kit, files: &KitFiles) -> Option<PathBuf> {
     let wanted = Some(ClientVersion::Release(kit.version.clone()?));
     // A reinstall of the installed version is asked for when that tree is suspect: never a swap.
@@ -110,6 +111,7 @@ pub(super) fn kept_tree(root: &InstallRoot, kit: &Kit, files: &KitFiles) -> Opti
         version_file::installed(tree) == wanted
             && holds_no_link(tree).is_ok()
             && fixups::writes_stay_inside(tree)
+            && prune_to_kit(tree, kit, files)
             && holds(tree, files)
     })
 }
@@ -122,14 +124,80 @@ fn holds(tree: &Path, files: &KitFiles) -> bool {
         .filter(|w| !reuse::is_gui_state(&w.path))
         .collect();
     worker::map("prove-kept", &to_check, worker::cores(), |wanted| {
-        let Ok(Some(file)) = fsx::open_state(&tree.join(&wanted.path)) else {
-            return false;
-        };
-        digest::sums_of_reader(&mut &file)
-            .is_ok_and(|(size, sums)| size == wanted.size && sums.pass(&wanted.check))
+        passes(&tree.join(&wanted.path), wanted.size, |sums| {
+            sums.pass(&wanted.check)
+        })
     })
     .into_iter()
     .all(|passed| passed == Some(true))
+}
+
+/// Removes from `tree` the files in Python's byte-code caches (`__pycache__/`) that the kit does
+/// not list: Python writes them as it runs and writes them again, and a planted one would run in
+/// place of its source. Then whether every file left is one the kit installs, the GUI's own
+/// state or the tree's record: a file added to a kept tree (a plug-in, a `.pth`) would otherwise
+/// be switched in unchecked.
+fn prune_to_kit(tree: &Path, kit: &Kit, files: &KitFiles) -> bool {
+    // What the install writes itself, whether or not the archive holds it too.
+    let written = [
+        super::tree_record::RECORD_FILE,
+        version_file::VERSION_FILE,
+        version_file::BUILD_FILE,
+    ];
+    let known: HashSet<&str> = files
+        .files
+        .iter()
+        .chain(&files.written_by_install)
+        .map(|w| w.path.as_str())
+        .chain(written)
+        .chain(kit.files.iter().map(|f| f.name))
+        .collect();
+    let mut pending = vec![(tree.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return false;
+        };
+        for entry in entries {
+            let Ok(entry) = entry else {
+                return false;
+            };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let relative = format!("{prefix}{name}");
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => pending.push((entry.path(), format!("{relative}/"))),
+                Ok(kind) if kind.is_file() => {
+                    if known.contains(relative.as_str()) || reuse::is_gui_state(&relative) {
+                        continue;
+                    }
+                    let in_cache = relative.split('/').any(|part| part == "__pycache__");
+                    if in_cache && fsx::remove_file(&entry.path()).is_ok() {
+                        continue;
+                    }
+                    tracing::info!(
+                        "{} is not switched to: it holds {relative}, which the kit does not",
+                        tree.display()
+                    );
+                    return false;
+                }
+                _ => return false,
+            }
+        }
+    }
+    true
+}
+
+/// Whether the regular file at `path` (no link) is `size` bytes long and its sums pass `check`.
+/// The size is compared first and no more than one byte past it is read, so that a huge or
+/// sparse file planted in a tree costs nothing to refuse.
+fn passes(path: &Path, size: u64, check: impl Fn(&Sums) -> bool) -> bool {
+    let Ok(Some(file)) = fsx::open_state(path) else {
+        return false;
+    };
+    if !file.metadata().is_ok_and(|m| m.len() == size) {
+        return false;
+    }
+    digest::sums_of_reader(&mut (&file).take(size.saturating_add(1)))
+        .is_ok_and(|(read, sums)| read == size && check(&sums))
 }
 
 /// Refuses a tree that is, or holds, a link (or a Windows junction) where a folder or a file
@@ -174,12 +242,8 @@ pub(super) fn check_rollback_tree(tree: &Path) -> Result<(), UpdateError> {
         .filter(|f| reuse::is_shareable(&f.path))
         .collect();
     let verdicts = worker::map("prove-rollback", &shared, worker::cores(), |file| {
-        let Ok(Some(opened)) = fsx::open_state(&tree.join(&file.path)) else {
-            return false;
-        };
-        digest::sums_of_reader(&mut &opened).is_ok_and(|(size, sums)| {
-            size == file.size
-                && file.sha256.as_ref().is_none_or(|s| *s == sums.sha256)
+        passes(&tree.join(&file.path), file.size, |sums| {
+            file.sha256.as_ref().is_none_or(|s| *s == sums.sha256)
                 && file.crc32.is_none_or(|c| c == sums.crc32)
         })
     });

@@ -20,6 +20,7 @@ use crate::install::layout::InstallRoot;
 /// rename is refused), it is deleted where it is, as before.
 pub fn discard(root: &InstallRoot, dir: &Path) -> Result<(), UpdateError> {
     // An empty folder (a transaction that superseded nothing) costs nothing to delete now.
+    #[allow(clippy::disallowed_methods)] // only an empty folder: nothing to retry or follow
     if fs::remove_dir(dir).is_ok() {
         return Ok(());
     }
@@ -47,17 +48,91 @@ pub fn has_garbage(root: &InstallRoot) -> bool {
 
 /// Deletes everything in the trash. Entries that another emptier deleted first are skipped;
 /// one that cannot be deleted now (a file held open on Windows) is left for the next time.
+// The delete is retried just below, with the read-only marks off; a file held open waits for
+// the next time instead.
+#[allow(clippy::disallowed_methods)]
 pub fn empty(root: &InstallRoot) {
-    let Ok(entries) = fs::read_dir(root.trash_dir()) else {
+    let Some(trash) = held_trash(root) else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(trash.path()) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
+        let shown = root.trash_dir().join(entry.file_name());
         match fs::remove_dir_all(&path).or_else(|e| retry_writable(&path, e)) {
-            Ok(()) => tracing::info!("deleted the superseded {}", path.display()),
+            Ok(()) => tracing::info!("deleted the superseded {}", shown.display()),
             Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!("left {} in the trash for now: {e}", path.display()),
+            Err(e) => tracing::warn!("left {} in the trash for now: {e}", shown.display()),
         }
+    }
+}
+
+/// The trash folder as it is now, held open: `None` when it must not be emptied, being a link or
+/// in a state folder that is one (anyone may plant those, and deleting through one deletes
+/// wherever it points), or, for a privileged run, another account's.
+#[cfg(target_os = "linux")]
+fn held_trash(root: &InstallRoot) -> Option<HeldTrash> {
+    use rustix::fs::{CWD, Mode, OFlags, openat};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let opened = openat(CWD, root.state_dir(), flags, Mode::empty()).and_then(|state| {
+        openat(&state, "trash", flags, Mode::empty()).map(|trash| (state, trash))
+    });
+    let (state, trash) = match opened {
+        Ok((state, trash)) => (fs::File::from(state), fs::File::from(trash)),
+        Err(rustix::io::Errno::NOENT) => return None,
+        Err(e) => {
+            tracing::warn!(
+                "the trash is left alone: {} ({e})",
+                root.trash_dir().display()
+            );
+            return None;
+        }
+    };
+    for (folder, what) in [(&state, root.state_dir()), (&trash, root.trash_dir())] {
+        if let Some(uid) = folder
+            .metadata()
+            .ok()
+            .and_then(|m| crate::account::foreign_owner(&m))
+        {
+            tracing::warn!(
+                "the trash is left alone: {} belongs to another account (uid {uid})",
+                what.display()
+            );
+            return None;
+        }
+    }
+    Some(HeldTrash(trash))
+}
+
+/// The trash folder opened without following links; deletes go through the open folder, so that
+/// a rename or a link made since it was opened changes nothing.
+#[cfg(target_os = "linux")]
+struct HeldTrash(fs::File);
+
+#[cfg(target_os = "linux")]
+impl HeldTrash {
+    fn path(&self) -> std::path::PathBuf {
+        use std::os::fd::AsRawFd;
+        std::path::PathBuf::from(format!("/proc/self/fd/{}", self.0.as_raw_fd()))
+    }
+}
+
+/// Elsewhere the folders are checked for links (no run is privileged there; see `account`).
+#[cfg(not(target_os = "linux"))]
+fn held_trash(root: &InstallRoot) -> Option<HeldTrash> {
+    root.check_state_folders().ok()?;
+    Some(HeldTrash(root.trash_dir()))
+}
+
+#[cfg(not(target_os = "linux"))]
+struct HeldTrash(std::path::PathBuf);
+
+#[cfg(not(target_os = "linux"))]
+impl HeldTrash {
+    fn path(&self) -> std::path::PathBuf {
+        self.0.clone()
     }
 }
 
@@ -86,6 +161,7 @@ fn retry_writable(path: &Path, error: std::io::Error) -> std::io::Result<()> {
             }
         }
     }
+    #[allow(clippy::disallowed_methods)] // this is the retry
     fs::remove_dir_all(path)
 }
 

@@ -63,7 +63,7 @@ pub fn unpack_listed(
         path: shown.clone(),
         detail: describe(&e),
     };
-    let mut file = File::open(archive).map_err(UpdateError::io("open", archive))?;
+    let mut file = fsx::open_file(archive).map_err(UpdateError::io("open", archive))?;
     let contents = Archive::read_with_memory_limit(&mut file, &Password::empty(), MEMORY_LIMIT_KB)
         .map_err(corrupt)?;
     check_against_manifest(&contents, &shown, listed, needed)?;
@@ -175,7 +175,7 @@ fn unpack_blocks(
     // The decoder reads a few KiB at a time: a large buffer saves thousands of system calls.
     let mut file = BufReader::with_capacity(
         ARCHIVE_BUFFER,
-        File::open(path).map_err(UpdateError::io("open", path))?,
+        fsx::open_file(path).map_err(UpdateError::io("open", path))?,
     );
     let mut checks = FileChecks::start().map_err(UpdateError::io("hash", path))?;
     let mut writer = ListedWriter::new(shared, &mut checks);

@@ -100,7 +100,7 @@ fn download_splitting_from(
             progress.advance(wanted.size);
             return Ok(done);
         }
-        fs::remove_file(&done).map_err(UpdateError::io("remove", &done))?;
+        crate::fsx::remove_file(&done)?;
     }
     let partial = cache.join(format!("{}.partial", wanted.sha256));
     let mut state = Partial::open(&partial, wanted.size)?;
@@ -135,7 +135,7 @@ fn download_splitting_from(
     drop(state);
     if actual != wanted.sha256 {
         // Never retried: the mirror serves something else than the index vouches for.
-        let _ = fs::remove_file(&partial);
+        let _ = crate::fsx::remove_file(&partial);
         return Err(UpdateError::ChecksumMismatch {
             path: wanted.url.to_string(),
             expected: wanted.sha256.to_string(),
@@ -192,7 +192,7 @@ pub fn prune(cache: &Path, in_use: &[String], previous: usize, limit: u64) -> Ve
             removed.push(path);
         }
     }
-    removed.retain(|path| match fs::remove_file(path) {
+    removed.retain(|path| match crate::fsx::remove_file(path) {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!("could not prune {}: {e}", path.display());
@@ -229,7 +229,7 @@ impl Partial {
                 path.display()
             );
             file.set_len(0).map_err(UpdateError::io("truncate", path))?;
-            fs::remove_file(&marker).map_err(UpdateError::io("remove", &marker))?;
+            crate::fsx::remove_file(&marker)?;
         }
         let mut earlier = HashingReader::new((&mut file).take(size));
         io::copy(&mut earlier, &mut io::sink()).map_err(UpdateError::io("read", path))?;

@@ -10,7 +10,7 @@
 //! links are followed here (never when unpacking archives), and such a kit is that older
 //! release's, with its version, and says where it really is.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -374,7 +374,7 @@ impl ReleaseSource for ShareSource {
         progress: &dyn Progress,
     ) -> Result<(), UpdateError> {
         let source = self.root.join(path);
-        let file = File::open(&source).map_err(self.unreachable())?;
+        let file = fsx::open_file(&source).map_err(self.unreachable())?;
         let stream = ArchiveStream {
             reader: Box::new(file),
             len: None,
@@ -385,7 +385,7 @@ impl ReleaseSource for ShareSource {
 
     fn fetch_kit_file(&self, file: &KitFile, dest: &Path) -> Result<(), UpdateError> {
         let source = self.root.join(&file.path);
-        let opened = File::open(&source).map_err(self.unreachable())?;
+        let opened = fsx::open_file(&source).map_err(self.unreachable())?;
         // A file that grew past the size listed is cut one byte beyond it, and refused.
         let stream = ArchiveStream {
             reader: Box::new(opened.take(file.size.saturating_add(1))),
@@ -421,7 +421,7 @@ mod tests {
         let release = dir.path().join("26.2.0");
         std::os::unix::fs::symlink("/dev/zero", kit.join("ipython_config.py")).unwrap();
         assert!(kit_files(&release, Component::GeniePython).is_empty());
-        fs::remove_file(kit.join("ipython_config.py")).unwrap();
+        fsx::remove_file(&kit.join("ipython_config.py")).unwrap();
         let big = vec![b'#'; usize::try_from(ipython_profile::CONFIG_CAP).unwrap() + 1];
         fs::write(kit.join("ipython_config.py"), big).unwrap();
         assert!(kit_files(&release, Component::GeniePython).is_empty());

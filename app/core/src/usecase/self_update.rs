@@ -63,7 +63,7 @@ pub fn apply(
         })
     });
     // On success the new binary was copied in place of the running one.
-    let _ = std::fs::remove_file(&new);
+    let _ = crate::fsx::remove_file(&new);
     result
 }
 

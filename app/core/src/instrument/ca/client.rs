@@ -45,9 +45,11 @@ pub fn read_pvs(config: &CaConfig, names: &[String]) -> Vec<Result<Value, CaErro
             }
             for (server, indices) in by_server {
                 let pvs: Vec<String> = indices.iter().map(|&i| names[i].clone()).collect();
-                let handle = std::thread::Builder::new()
-                    .name(format!("ca-circuit-{server}"))
-                    .spawn_scoped(scope, move || circuit(server, &pvs, deadline));
+                let handle = crate::worker::spawn_scoped(
+                    scope,
+                    &format!("ca-circuit-{server}"),
+                    move || circuit(server, &pvs, deadline),
+                );
                 circuits.push((indices, server, handle));
             }
         });

@@ -11,7 +11,7 @@
 //! is killed in the middle leaves a marker beside the file, and the next one starts the file
 //! again instead of hashing a gap.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,6 +31,7 @@ use crate::digest::HashThread;
 use crate::error::UpdateError;
 use crate::progress::{Progress, Stage};
 use crate::retry::Attempt;
+use crate::worker;
 
 /// Downloads with at least this much still to come are split: below it, the second connection's
 /// setup costs more than it brings.
@@ -92,7 +93,7 @@ pub(super) fn fetch(
     // Whatever happened, the file is again a hashed prefix and nothing after it.
     let tidied = state
         .keep_prefix()
-        .and_then(|()| fs::remove_file(&marker).map_err(UpdateError::io("remove", &marker)));
+        .and_then(|()| crate::fsx::remove_file(&marker));
     Some(fetched.and(tidied.map_err(Attempt::Fatal)))
 }
 
@@ -123,7 +124,7 @@ fn both_parts(
         .open(&path)
         .map_err(io("open"))?;
     file.seek(SeekFrom::Start(mid)).map_err(io("seek"))?;
-    let mut reader = File::open(&path).map_err(io("open"))?;
+    let mut reader = crate::fsx::open_file(&path).map_err(io("open"))?;
     let hasher = HashThread::start(state.hasher.clone(), None).map_err(io("hash"))?;
     let tail = Tail {
         written: AtomicU64::new(0),
@@ -131,23 +132,21 @@ fn both_parts(
     };
     let fetched = thread::scope(|scope| {
         let waiting = thread::current();
-        let second = thread::Builder::new()
-            .name("download-part-2".into())
-            .spawn_scoped(scope, || {
-                let mut sink = AtPlace {
-                    file,
-                    path: &path,
-                    written: &tail.written,
-                    waiting,
-                    spare: Vec::new(),
-                };
-                let progress = SecondPart {
-                    inner: progress,
-                    stop: &tail.stop,
-                };
-                receive(&mut body, mid..wanted.size, min_rate, &progress, &mut sink)
-            })
-            .map_err(io("start a thread for"))?;
+        let second = worker::spawn_scoped(scope, "download-part-2", || {
+            let mut sink = AtPlace {
+                file,
+                path: &path,
+                written: &tail.written,
+                waiting,
+                spare: Vec::new(),
+            };
+            let progress = SecondPart {
+                inner: progress,
+                stop: &tail.stop,
+            };
+            receive(&mut body, mid..wanted.size, min_rate, &progress, &mut sink)
+        })
+        .map_err(io("start a thread for"))?;
         let progress = FirstPart {
             inner: progress,
             tail: &tail.written,

@@ -1,5 +1,6 @@
 //! Downloads from a real HTTP/1.1 server on 127.0.0.1 that answers ranges (`bytes=A-` and
 //! `bytes=A-B`) and can misbehave: ignore ranges, or cut a connection short.
+#![allow(clippy::disallowed_methods)] // the test's own peers and readers run on plain threads
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
