@@ -669,9 +669,28 @@ fn a_retried_install_reuses_the_verified_download() {
     let mirror = Mirror::new();
     mirror.install().assert_code(0);
     let fetched = mirror.server.archive_requests().len();
-    mirror
-        .run(&["install", "--server-version", "26.2.0.1234", "--force"])
-        .assert_code(0);
+    // A damaged file, so that the forced install must unpack again.
+    fs::write(mirror.env.gui_dir().join("ibex-client.exe"), "damaged").unwrap();
+    let again = mirror.run(&[
+        "install",
+        "--json",
+        "--server-version",
+        "26.2.0.1234",
+        "--force",
+    ]);
+    again.assert_code(0);
+    let installed = again.json()["installed"].clone();
+    let gui = installed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["component"] == "ibex-gui")
+        .unwrap()
+        .clone();
+    assert!(
+        gui["files"]["unpacked"].as_u64().unwrap() >= 1,
+        "the damaged file is unpacked again: {installed}"
+    );
     assert_eq!(
         mirror.server.archive_requests().len(),
         fetched,

@@ -203,6 +203,16 @@ fn a_forced_reinstall_writes_only_what_does_not_match() {
     assert_eq!(again["unpacked"], NEVER_SHARED.len() + 1, "{again}");
     env.run(&["verify", "--component", "ibex-gui"])
         .assert_code(0);
+
+    // Over an intact client a forced reinstall checks every file and writes nothing: the same
+    // tree stays in place.
+    let record = env.gui_dir().join(".ibex-updater-files.json");
+    let before = fs::metadata(&record).unwrap().modified().unwrap();
+    let intact = install(&env, "26.2.0", &["--force"]);
+    assert_eq!(intact["intact"], true, "{intact}");
+    assert_eq!(intact["linked"], 0, "{intact}");
+    assert_eq!(intact["unpacked"], 0, "{intact}");
+    assert_eq!(fs::metadata(&record).unwrap().modified().unwrap(), before);
 }
 
 fn set_modified(path: &Path, time: std::time::SystemTime) {

@@ -318,6 +318,7 @@ pub fn report_json(report: &Report, verb: &str) -> Value {
             "files": c.files.map(|f| json!({
                 "check": f.check,
                 "switched": f.switched,
+                "intact": f.intact,
                 "linked": f.linked,
                 "copied": f.copied,
                 "taken_bytes": f.taken_bytes,
@@ -364,6 +365,8 @@ pub fn report_text(report: &Report, verb: &str) -> String {
             out.push_str(
                 "  switched to the copy kept on this machine: nothing downloaded or unpacked\n",
             );
+        } else if c.files.is_some_and(|f| f.intact) {
+            out.push_str("  already intact: every file passed its check, so nothing was written\n");
         } else if let Some(files) = &c.files
             && files.linked + files.copied > 0
         {

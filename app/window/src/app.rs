@@ -328,6 +328,8 @@ impl UpdaterApp {
                     .map(|c| {
                         let switched = if c.files.is_some_and(|f| f.switched) {
                             " (kept on this computer, so switched in at once)"
+                        } else if c.files.is_some_and(|f| f.intact) {
+                            " (already intact: nothing needed writing)"
                         } else {
                             ""
                         };

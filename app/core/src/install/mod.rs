@@ -87,6 +87,9 @@ pub struct FilesStaged {
     /// The tree kept on this machine for this version was swapped back in: nothing was
     /// downloaded, unpacked or linked.
     pub switched: bool,
+    /// A reinstall (`--force`) found the installed tree intact: every file of the kit there and
+    /// passing its check, nothing else in it. Nothing was written.
+    pub intact: bool,
     /// How each file was checked: `sha256` (the signed manifest's) or `crc32` (the archive
     /// header's, for a share read without a signed index).
     pub check: &'static str,
@@ -162,13 +165,33 @@ pub fn install(
     let mut moves = Vec::new();
     for (kit, (files, archive)) in kits.iter().zip(listed) {
         let installed = root.component_dir(kit.component);
+        if stage::is_intact(root, kit, &files) {
+            tracing::info!(
+                "{} {} is intact: nothing to write",
+                kit.component,
+                kit.release
+            );
+            changes.push(Change {
+                component: kit.component,
+                from: version_file::installed(&installed),
+                to: kit.version.clone().map(ClientVersion::Release),
+                release: Some(kit.release.clone()),
+                sha256: kit.sha256.clone(),
+                files: Some(FilesStaged {
+                    intact: true,
+                    check: stage::check_kind(&files),
+                    ..FilesStaged::default()
+                }),
+            });
+            continue;
+        }
         let (tree, staged) = match stage::kept_tree(root, kit, &files) {
             Some(tree) => {
                 let (tree, switch) = stage::switch_to(root, kit, tree, options, staging.path())?;
                 switches.push(switch);
                 let switched = FilesStaged {
                     switched: true,
-                    check: files.files.first().map_or("sha256", |w| w.check.kind()),
+                    check: stage::check_kind(&files),
                     ..FilesStaged::default()
                 };
                 (tree, switched)
@@ -197,14 +220,16 @@ pub fn install(
     if progress.cancelled() {
         return Err(UpdateError::Cancelled);
     }
-    swap(
-        root,
-        staging,
-        moves,
-        switches,
-        options.keep_releases,
-        progress,
-    )?;
+    if !moves.is_empty() {
+        swap(
+            root,
+            staging,
+            moves,
+            switches,
+            options.keep_releases,
+            progress,
+        )?;
+    }
     Ok(Report {
         recovered,
         changes,

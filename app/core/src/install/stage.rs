@@ -55,6 +55,7 @@ pub(super) fn stage_files(
     let mut staged = Staged {
         files: FilesStaged {
             switched: false,
+            intact: false,
             check: check_kind(files),
             linked: taken.linked,
             copied: taken.copied,
@@ -94,8 +95,29 @@ pub(super) fn stage_files(
 
 /// `sha256` when the kit's files are known by the signed manifest, `crc32` when by the archive's
 /// header.
-fn check_kind(files: &KitFiles) -> &'static str {
+pub(super) fn check_kind(files: &KitFiles) -> &'static str {
     files.files.first().map_or("sha256", |w| w.check.kind())
+}
+
+/// Whether the installed tree already is `kit` (asked for again with `--force`): its version,
+/// no link in it, no file the kit does not hold, and every file of the kit there and passing its
+/// check, hashed now, the kit's files beside the archive included where the index vouches for
+/// them. Then a reinstall has nothing to write.
+pub(super) fn is_intact(root: &InstallRoot, kit: &Kit, files: &KitFiles) -> bool {
+    let tree = root.component_dir(kit.component);
+    let Some(version) = kit.version.clone() else {
+        return false;
+    };
+    version_file::installed(&tree) == Some(ClientVersion::Release(version))
+        && holds_no_link(&tree).is_ok()
+        && fixups::writes_stay_inside(&tree)
+        && prune_to_kit(&tree, kit, files)
+        && holds(&tree, files)
+        && kit.files.iter().all(|f| {
+            f.sha256.as_ref().is_none_or(|sha256| {
+                passes(&tree.join(f.name), f.size, |sums| sums.sha256 == *sha256)
+            })
+        })
 }
 
 /// A tree kept on this machine that holds `kit`'s version as it was installed, so that installing
