@@ -172,6 +172,17 @@ mod imp {
         }
     }
 
+    impl Drop for Durable {
+        /// An install given up on still waits for the threads to let go of its files: Windows
+        /// cannot delete the staged tree while one is open.
+        fn drop(&mut self) {
+            drop(self.files.take());
+            for worker in self.workers.drain(..) {
+                let _ = worker.join();
+            }
+        }
+    }
+
     /// Syncs the files at `paths` that exist.
     fn sync_files(paths: &[PathBuf]) -> Result<(), UpdateError> {
         for path in paths {

@@ -4,7 +4,7 @@
 // The wrappers the rest of the core is held to (app/core/clippy.toml) stand on std's own calls.
 #![allow(clippy::disallowed_methods)]
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -159,10 +159,46 @@ pub fn rename(from: &Path, to: &Path) -> Result<(), UpdateError> {
 /// violations. A folder that is not there is fine.
 pub fn remove_dir_all(path: &Path) -> Result<(), UpdateError> {
     let what = format!("removing {}", path.display());
-    while_in_use("remove", path, &what, || match fs::remove_dir_all(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        other => other,
+    while_in_use("remove", path, &what, || {
+        match fs::remove_dir_all(path).or_else(|e| remove_read_only_too(path, e)) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
     })
+}
+
+/// After `error` from deleting the folder `path`: Windows before 10 1607, and some filesystems,
+/// cannot delete a read-only file (a file shared
+/// with another tree is marked so) without clearing the mark first. The mark belongs to the file,
+/// so its other tree's copy loses it too; what an install takes from that tree is still checked
+/// by its hash.
+#[cfg(windows)]
+pub fn remove_read_only_too(path: &Path, error: io::Error) -> io::Result<()> {
+    if error.kind() != io::ErrorKind::PermissionDenied {
+        return Err(error);
+    }
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir)?.flatten() {
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file() {
+                let mut permissions = entry.metadata()?.permissions();
+                if permissions.readonly() {
+                    #[allow(clippy::permissions_set_readonly_false)]
+                    permissions.set_readonly(false);
+                    fs::set_permissions(entry.path(), permissions)?;
+                }
+            }
+        }
+    }
+    fs::remove_dir_all(path)
+}
+
+#[cfg(not(windows))]
+pub fn remove_read_only_too(_path: &Path, error: io::Error) -> io::Result<()> {
+    Err(error)
 }
 
 /// Removes the file `path`, riding out Windows' brief sharing violations. A file that is not
@@ -191,7 +227,7 @@ fn is_transient_lock(_: &io::Error) -> bool {
 /// for folders, and a failure here does not undo a rename that already happened.
 pub fn sync_dir(dir: &Path) {
     #[cfg(unix)]
-    let _ = File::open(dir).and_then(|d| d.sync_all());
+    let _ = fs::File::open(dir).and_then(|d| d.sync_all());
     #[cfg(not(unix))]
     let _ = dir;
 }
@@ -244,8 +280,7 @@ impl Staging {
 impl Drop for Staging {
     fn drop(&mut self) {
         if let Some(path) = self.path.take()
-            && let Err(e) = fs::remove_dir_all(&path)
-            && e.kind() != io::ErrorKind::NotFound
+            && let Err(e) = remove_dir_all(&path)
         {
             tracing::warn!(
                 "could not remove the staging folder {}: {e}; the next run will",
@@ -257,6 +292,8 @@ impl Drop for Staging {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::File;
+
     use super::*;
 
     #[test]
@@ -315,7 +352,7 @@ mod tests {
             let path = if step == 0 { &from } else { &to };
             let held = hold(path);
             let release = crate::worker::spawn("release", move || {
-                thread::sleep(Duration::from_millis(300));
+                std::thread::sleep(Duration::from_millis(300));
                 drop(held);
             })
             .unwrap();

@@ -61,7 +61,7 @@ pub fn empty(root: &InstallRoot) {
     for entry in entries.flatten() {
         let path = entry.path();
         let shown = root.trash_dir().join(entry.file_name());
-        match fs::remove_dir_all(&path).or_else(|e| retry_writable(&path, e)) {
+        match fs::remove_dir_all(&path).or_else(|e| fsx::remove_read_only_too(&path, e)) {
             Ok(()) => tracing::info!("deleted the superseded {}", shown.display()),
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => tracing::warn!("left {} in the trash for now: {e}", shown.display()),
@@ -134,40 +134,6 @@ impl HeldTrash {
     fn path(&self) -> std::path::PathBuf {
         self.0.clone()
     }
-}
-
-/// Windows before 10 1607, and some filesystems, cannot delete a read-only file (a file shared
-/// with another tree is marked so) without clearing the mark first. The mark belongs to the file,
-/// so its other tree's copy loses it too; what an install takes from that tree is still checked
-/// against its record.
-#[cfg(windows)]
-fn retry_writable(path: &Path, error: std::io::Error) -> std::io::Result<()> {
-    if error.kind() != ErrorKind::PermissionDenied {
-        return Err(error);
-    }
-    let mut pending = vec![path.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in fs::read_dir(&dir)?.flatten() {
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                pending.push(entry.path());
-            } else if kind.is_file() {
-                let mut permissions = entry.metadata()?.permissions();
-                if permissions.readonly() {
-                    #[allow(clippy::permissions_set_readonly_false)]
-                    permissions.set_readonly(false);
-                    fs::set_permissions(entry.path(), permissions)?;
-                }
-            }
-        }
-    }
-    #[allow(clippy::disallowed_methods)] // this is the retry
-    fs::remove_dir_all(path)
-}
-
-#[cfg(not(windows))]
-fn retry_writable(_path: &Path, error: std::io::Error) -> std::io::Result<()> {
-    Err(error)
 }
 
 #[cfg(test)]
