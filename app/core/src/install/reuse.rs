@@ -182,11 +182,15 @@ fn prove(candidate: &Path, wanted: &Wanted) -> Option<Proof> {
 struct Candidates<'a> {
     bases: Vec<&'a Path>,
     by_check: HashMap<(Check, u64), Vec<PathBuf>>,
+    /// What the records say each file is: enough to pass over a file that was another (a new
+    /// release's files are at the old paths with other bytes), never to take one unhashed.
+    recorded: HashMap<PathBuf, tree_record::RecordedFile>,
 }
 
 impl<'a> Candidates<'a> {
     fn of(bases: &'a [PathBuf]) -> Candidates<'a> {
         let mut by_check: HashMap<(Check, u64), Vec<PathBuf>> = HashMap::new();
+        let mut recorded = HashMap::new();
         let bases: Vec<&Path> = bases
             .iter()
             .filter(|b| fs::symlink_metadata(b).is_ok_and(|m| m.is_dir()))
@@ -200,16 +204,24 @@ impl<'a> Candidates<'a> {
                 let Some(path) = inside(base, &file.path) else {
                     continue;
                 };
-                let checks = [file.sha256.map(Check::Sha256), file.crc32.map(Check::Crc32)];
+                let checks = [
+                    file.sha256.clone().map(Check::Sha256),
+                    file.crc32.map(Check::Crc32),
+                ];
                 for check in checks.into_iter().flatten() {
                     by_check
                         .entry((check, file.size))
                         .or_default()
                         .push(path.clone());
                 }
+                recorded.insert(path, file);
             }
         }
-        Candidates { bases, by_check }
+        Candidates {
+            bases,
+            by_check,
+            recorded,
+        }
     }
 
     /// Where `wanted` might be: where a record lists its checksum, then at its own path in each
@@ -225,6 +237,7 @@ impl<'a> Candidates<'a> {
         for base in &self.bases {
             if let Some(path) = inside(base, &wanted.path)
                 && !found.contains(&path)
+                && !self.recorded.get(&path).is_some_and(|r| differs(r, wanted))
             {
                 found.push(path);
             }
@@ -232,6 +245,16 @@ impl<'a> Candidates<'a> {
         found.truncate(CANDIDATES);
         found
     }
+}
+
+/// Whether the record `recorded` says its file is not `wanted`: another size, or another
+/// checksum of the kind `wanted` is checked by.
+fn differs(recorded: &tree_record::RecordedFile, wanted: &Wanted) -> bool {
+    recorded.size != wanted.size
+        || match &wanted.check {
+            Check::Sha256(sha256) => recorded.sha256.as_ref().is_some_and(|s| s != sha256),
+            Check::Crc32(crc32) => recorded.crc32.is_some_and(|c| c != *crc32),
+        }
 }
 
 /// `relative` under `base`, when every folder on the way is a real folder of the tree (none has
