@@ -165,38 +165,30 @@ pub fn install(
     let mut moves = Vec::new();
     for (kit, (files, archive)) in kits.iter().zip(listed) {
         let installed = root.component_dir(kit.component);
-        if stage::is_intact(root, kit, &files) {
+        // The tree to swap in: none when the installed one already is the kit.
+        let (staged, tree) = if stage::is_intact(root, kit, &files) {
             tracing::info!(
                 "{} {} is intact: nothing to write",
                 kit.component,
                 kit.release
             );
-            changes.push(Change {
-                component: kit.component,
-                from: version_file::installed(&installed),
-                to: kit.version.clone().map(ClientVersion::Release),
-                release: Some(kit.release.clone()),
-                sha256: kit.sha256.clone(),
-                files: Some(FilesStaged {
-                    intact: true,
-                    check: stage::check_kind(&files),
-                    ..FilesStaged::default()
-                }),
-            });
-            continue;
-        }
-        let (tree, staged) = match stage::kept_tree(root, kit, &files) {
-            Some(tree) => {
-                let (tree, switch) = stage::switch_to(root, kit, tree, options, staging.path())?;
-                switches.push(switch);
-                let switched = FilesStaged {
-                    switched: true,
-                    check: stage::check_kind(&files),
-                    ..FilesStaged::default()
-                };
-                (tree, switched)
-            }
-            None => prepare(
+            let intact = FilesStaged {
+                intact: true,
+                check: stage::check_kind(&files),
+                ..FilesStaged::default()
+            };
+            (intact, None)
+        } else if let Some(tree) = stage::kept_tree(root, kit, &files) {
+            let (tree, switch) = stage::switch_to(root, kit, tree, options, staging.path())?;
+            switches.push(switch);
+            let switched = FilesStaged {
+                switched: true,
+                check: stage::check_kind(&files),
+                ..FilesStaged::default()
+            };
+            (switched, Some(tree))
+        } else {
+            let (tree, staged) = prepare(
                 root,
                 source,
                 kit,
@@ -205,7 +197,8 @@ pub fn install(
                 staging.path(),
                 progress,
                 options,
-            )?,
+            )?;
+            (staged, Some(tree))
         };
         changes.push(Change {
             component: kit.component,
@@ -215,7 +208,9 @@ pub fn install(
             sha256: kit.sha256.clone(),
             files: Some(staged),
         });
-        moves.push(component_move(root, kit.component, tree, staging.path()));
+        if let Some(tree) = tree {
+            moves.push(component_move(root, kit.component, tree, staging.path()));
+        }
     }
     if progress.cancelled() {
         return Err(UpdateError::Cancelled);

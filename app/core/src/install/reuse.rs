@@ -106,7 +106,7 @@ pub fn take_unchanged(
             taken.linked += 1;
         } else {
             fsx::copy_file(&proof.path, &dest)?;
-            if !copy_passes(&dest, wanted) {
+            if !passes(&dest, wanted.size, |sums| sums.pass(&wanted.check)) {
                 fsx::remove_file(&dest)?;
                 continue;
             }
@@ -147,13 +147,18 @@ impl Proof {
     }
 }
 
-/// Whether the copy at `path` passes `wanted`'s check.
-fn copy_passes(path: &Path, wanted: &Wanted) -> bool {
+/// Whether the regular file at `path` (no link) is `size` bytes long and its sums pass `check`.
+/// The size is compared first and no more than one byte past it is read, so that a huge or
+/// sparse file planted in a tree costs nothing to refuse.
+pub(super) fn passes(path: &Path, size: u64, check: impl Fn(&Sums) -> bool) -> bool {
     let Ok(Some(file)) = fsx::open_state(path) else {
         return false;
     };
-    digest::sums_of_reader(&mut (&file).take(wanted.size.saturating_add(1)))
-        .is_ok_and(|(size, sums)| size == wanted.size && sums.pass(&wanted.check))
+    if !file.metadata().is_ok_and(|m| m.len() == size) {
+        return false;
+    }
+    digest::sums_of_reader(&mut (&file).take(size.saturating_add(1)))
+        .is_ok_and(|(read, sums)| read == size && check(&sums))
 }
 
 /// Hashes `candidate` now: `Some` when it is a regular file reached through real folders only,

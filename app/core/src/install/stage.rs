@@ -6,7 +6,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::kit_files::{KitFiles, Wanted};
@@ -16,7 +15,7 @@ use super::{FilesStaged, InstallOptions, InstallRoot, checkpoint, fixups, journa
 use crate::client::component::Component;
 use crate::client::version::ClientVersion;
 use crate::client::version_file;
-use crate::digest::{self, Sums};
+use crate::digest::Sums;
 use crate::error::UpdateError;
 use crate::fsx::{self, Durable};
 use crate::progress::{Progress, Stage};
@@ -115,7 +114,7 @@ pub(super) fn is_intact(root: &InstallRoot, kit: &Kit, files: &KitFiles) -> bool
         && holds(&tree, files)
         && kit.files.iter().all(|f| {
             f.sha256.as_ref().is_none_or(|sha256| {
-                passes(&tree.join(f.name), f.size, |sums| sums.sha256 == *sha256)
+                reuse::passes(&tree.join(f.name), f.size, |sums| sums.sha256 == *sha256)
             })
         })
 }
@@ -146,7 +145,7 @@ fn holds(tree: &Path, files: &KitFiles) -> bool {
         .filter(|w| !reuse::is_gui_state(&w.path))
         .collect();
     worker::map("prove-kept", &to_check, worker::cores(), |wanted| {
-        passes(&tree.join(&wanted.path), wanted.size, |sums| {
+        reuse::passes(&tree.join(&wanted.path), wanted.size, |sums| {
             sums.pass(&wanted.check)
         })
     })
@@ -208,20 +207,6 @@ fn prune_to_kit(tree: &Path, kit: &Kit, files: &KitFiles) -> bool {
     true
 }
 
-/// Whether the regular file at `path` (no link) is `size` bytes long and its sums pass `check`.
-/// The size is compared first and no more than one byte past it is read, so that a huge or
-/// sparse file planted in a tree costs nothing to refuse.
-fn passes(path: &Path, size: u64, check: impl Fn(&Sums) -> bool) -> bool {
-    let Ok(Some(file)) = fsx::open_state(path) else {
-        return false;
-    };
-    if !file.metadata().is_ok_and(|m| m.len() == size) {
-        return false;
-    }
-    digest::sums_of_reader(&mut (&file).take(size.saturating_add(1)))
-        .is_ok_and(|(read, sums)| read == size && check(&sums))
-}
-
 /// Refuses a tree that is, or holds, a link (or a Windows junction) where a folder or a file
 /// should be: nothing is swapped in that reaches out of the install root.
 pub(super) fn holds_no_link(tree: &Path) -> Result<(), UpdateError> {
@@ -264,7 +249,7 @@ pub(super) fn check_rollback_tree(tree: &Path) -> Result<(), UpdateError> {
         .filter(|f| reuse::is_shareable(&f.path))
         .collect();
     let verdicts = worker::map("prove-rollback", &shared, worker::cores(), |file| {
-        passes(&tree.join(&file.path), file.size, |sums| {
+        reuse::passes(&tree.join(&file.path), file.size, |sums| {
             file.sha256.as_ref().is_none_or(|s| *s == sums.sha256)
                 && file.crc32.is_none_or(|c| c == sums.crc32)
         })
